@@ -66,6 +66,7 @@ class CellSpace(base.Space):
     self.max_nodes = len(self.edges) + 2
     self._op_index = {o: k for k, o in enumerate(ops)}
     self._template = self._op_node_template()
+    self.edge_template = self._template  # bounds the edge budget of graph batches
 
   # ----------------------------------------------------------- string form
   def format(self, encoding: base.Encoding) -> str:
@@ -117,6 +118,49 @@ class CellSpace(base.Space):
         enc[k] = by_src[i]
         k += 1
     return self.validate(enc)
+
+  def parse_many(self, texts, *, source: str = "") -> base.Encodings:
+    """Parses many strings ``-> [N, D]``; a fast path for well-formed input.
+
+    Well-formed strings are split at ``|`` and looked up token by token (no
+    per-string validation logic); if any string is not well-formed, the slow
+    path reparses everything and raises the precise error of the first bad row.
+    """
+    texts = list(texts)
+    if not self.require_connected:
+      fast = self._parse_many_fast(texts)
+      if fast is not None:
+        return fast
+    return super().parse_many(texts, source=source)
+
+  def _parse_many_fast(self, texts: list) -> base.Encodings | None:
+    if not hasattr(self, "_fast_tokens"):
+      # Token slots of "|a~0|+|b~0|c~1|+|..." split at "|": "" first and last,
+      # "+" between groups, op tokens elsewhere.
+      layout, lookups = [""], []
+      for j in range(1, self.num_nodes):
+        if j > 1:
+          layout.append("+")
+        for i in range(j):
+          layout.append(None)
+          lookups.append({f"{o}~{i}": k for k, o in enumerate(self.ops)})
+      layout.append("")
+      op_slots = [k for k, t in enumerate(layout) if t is None]
+      self._fast_tokens = (len(layout), op_slots, lookups, [
+          (k, t) for k, t in enumerate(layout) if t is not None])
+    n_tok, op_slots, lookups, fixed = self._fast_tokens
+    try:
+      rows = []
+      for t in texts:
+        toks = t.split("|")
+        if len(toks) != n_tok or any(toks[k] != v for k, v in fixed):
+          return None
+        rows.append([lk[toks[k]] for k, lk in zip(op_slots, lookups)])
+    except (KeyError, AttributeError, TypeError):
+      return None
+    if not rows:
+      return np.zeros((0, self.num_positions), np.int32)
+    return np.asarray(rows, np.int32)
 
   # ----------------------------------------------------------- validity
   def is_valid(self, encodings: base.Encodings) -> np.ndarray:
