@@ -50,6 +50,16 @@ class GraphTemplate:
   def num_edges(self) -> int:
     return int(self.senders.shape[0])
 
+  # Hashable by value, so a template can be a static argument of jax.jit.
+  def _key(self):
+    return (self.num_nodes, self.vocab_size, self.senders.tobytes(), self.receivers.tobytes())
+
+  def __hash__(self) -> int:
+    return hash(self._key())
+
+  def __eq__(self, other) -> bool:
+    return isinstance(other, GraphTemplate) and self._key() == other._key()
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)

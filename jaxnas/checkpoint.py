@@ -1,0 +1,87 @@
+"""The one place that talks to orbax: save, list and restore training states.
+
+A checkpoint holds a pytree of arrays (``state``) and a small JSON dict
+(``meta``: step, config hash, anything needed to resume). Restoring walks the
+saved steps from the newest down and returns the first one that restores
+cleanly: a truncated or corrupted latest checkpoint (killed mid-write, disk
+trouble) falls back to the previous good one with a warning, and nothing is
+deleted on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxnas import errors
+
+
+class Checkpointer:
+  """Saves and restores ``(state pytree, meta dict)`` under a directory.
+
+  Args:
+    directory: where checkpoints live (created if missing).
+    max_to_keep: keep this many most recent checkpoints (older ones are
+      removed by orbax after a *successful* save of a newer one).
+  """
+
+  def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3):
+    self.directory = os.path.abspath(os.fspath(directory))
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False)
+    self._manager = ocp.CheckpointManager(self.directory, options=options,
+                                          item_names=("state", "meta"))
+
+  def steps(self) -> list[int]:
+    """Saved steps, ascending."""
+    self._manager.reload()
+    return sorted(self._manager.all_steps())
+
+  def save(self, step: int, state: Any, meta: Mapping | None = None) -> None:
+    """Saves ``state`` (pytree of arrays) and ``meta`` (JSON dict) at ``step``."""
+    state = jax.tree.map(np.asarray, state)
+    self._manager.save(int(step), args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        meta=ocp.args.JsonSave(dict(meta or {}))), force=True)
+    self._manager.wait_until_finished()
+
+  def restore_latest(self, like: Any) -> tuple[int, Any, dict] | None:
+    """Restores the newest checkpoint that restores cleanly.
+
+    Args:
+      like: a pytree with the structure, shapes and dtypes of the saved state.
+
+    Returns:
+      ``(step, state, meta)`` or None when there is no usable checkpoint.
+    """
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), like)
+    for step in reversed(self.steps()):
+      try:
+        out = self._manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        return step, out["state"], dict(out["meta"] or {})
+      except Exception as e:  # pylint: disable=broad-except
+        # Any failure (truncated file, bad metadata, shape mismatch) means this
+        # step is unusable; keep it on disk for inspection and try older ones.
+        logging.warning("checkpoint step %d in %s cannot be restored (%s: %s); "
+                        "trying the previous one", step, self.directory,
+                        type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+    return None
+
+  def restore_meta(self, step: int) -> dict:
+    """The JSON metadata of one step."""
+    try:
+      out = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+    except Exception as e:  # pylint: disable=broad-except
+      raise errors.CheckpointError(f"cannot read metadata of step {step} in {self.directory}: {e}") from None
+    return dict(out["meta"] or {})
+
+  def close(self) -> None:
+    self._manager.close()
