@@ -1,0 +1,1 @@
+"""Reference baselines for benchmarks only (optional `bench` extra; never imported by jaxnas/)."""

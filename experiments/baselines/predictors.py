@@ -1,0 +1,62 @@
+"""Non-jaxnas predictors run side by side with jaxnas in the sweep.
+
+* ``params``: rank by parameter count computed from the architecture.
+* ``xgb_onehot``: XGBoost regression on a one-hot op encoding.
+* ``xgb_onehot_params``: the same plus the parameter count.
+* ``xgb_onehot_params_naswot``: plus the benchmark's published NASWOT score
+  (a benchmark column, so it is *not* an architecture-only input; shown for
+  calibration against the weak-supervision issue).
+
+XGBoost settings follow NASLib's XGBoost predictor defaults.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxnas import features
+from jaxnas.spaces import base
+
+NAMES = ("params", "xgb_onehot", "xgb_onehot_params", "xgb_onehot_params_naswot")
+
+
+def _design(space: base.Space, encodings: np.ndarray, name: str, bench) -> np.ndarray:
+  cols = [base.one_hot(space, encodings)]
+  if "params" in name:
+    cost = features.cost_features(space, encodings)
+    cols.append(cost[:, :1])
+  if "naswot" in name:
+    col = bench.metric("naswot").copy()
+    col[~np.isfinite(col)] = np.nanmin(col)
+    cols.append(col[:, None])
+  return np.concatenate(cols, axis=1)
+
+
+def predict(name: str, bench, train_rows: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+  """Scores ``[N]`` for every arch of ``bench`` from a baseline fit on ``train_rows``."""
+  space = bench.space
+  if name == "params":
+    cost = features.cost_features(space, bench.encodings)
+    if cost.shape[1] == 0:
+      raise ValueError(f"{space.name} has no params() to rank by")
+    return cost[:, 0]
+  import xgboost  # pylint: disable=import-outside-toplevel
+  x = _design(space, bench.encodings, name, bench)
+  # The native API (no scikit-learn needed).
+  params = {"max_depth": 6, "eta": 0.05, "subsample": 0.9, "colsample_bytree": 0.9,
+            "min_child_weight": 1, "seed": seed, "nthread": 2, "verbosity": 0,
+            "objective": "reg:squarederror"}
+  booster = xgboost.train(params, xgboost.DMatrix(x[train_rows], label=labels[train_rows]),
+                          num_boost_round=500)
+  return booster.predict(xgboost.DMatrix(x))
+
+
+def available(name: str) -> tuple[bool, str]:
+  """Whether a baseline can run here (xgboost installed)."""
+  if name == "params":
+    return True, ""
+  try:
+    import xgboost  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  except ImportError:
+    return False, "xgboost not installed (pip install jaxnas[bench])"
+  return True, ""

@@ -1,0 +1,56 @@
+"""absl flags shared by the ranker entry points, and their conversion to a RunConfig."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from jaxnas import models
+from jaxnas import protocol
+from jaxnas import train
+
+FLAGS = flags.FLAGS
+
+
+def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
+  flags.DEFINE_string("benchmark", default_benchmark,
+                      "nb201 | nb101 | nasbench_graph:<dataset> | path/to/table.csv")
+  flags.DEFINE_string("target", None, "Metric column to rank by (default: the benchmark's).")
+  flags.DEFINE_string("space", None, "Space spec of a CSV benchmark's arch column (e.g. nb201).")
+  flags.DEFINE_string("data_dir", None, "Shared benchmark data folder (default: $JAXNAS_DATA_DIR "
+                      "or ../shared/data).")
+  flags.DEFINE_enum("on_invalid", "raise", ["raise", "drop"],
+                    "What to do with malformed rows / NaN targets: fail, or drop and report.")
+  flags.DEFINE_string("workdir", None, "Output folder (results, checkpoints, plots).")
+  flags.DEFINE_enum("loss", "pairwise_logistic", sorted(
+      ["pairwise_logistic", "pairwise_hinge", "lambdarank", "softmax", "mse"]), "Ranking loss.")
+  flags.DEFINE_float("tier_weight", 0.0, "Weight of NAR's tier cross-entropy (0: off).")
+  flags.DEFINE_integer("num_tiers", 5, "NAR quality tiers (quantiles of the training labels).")
+  flags.DEFINE_enum("encoder", "gin", ["gin", "gcn"], "Graph encoder.")
+  flags.DEFINE_integer("hidden", 64, "Node state width.")
+  flags.DEFINE_integer("num_layers", 4, "Message-passing rounds.")
+  flags.DEFINE_integer("num_steps", 600, "Optimisation steps.")
+  flags.DEFINE_integer("batch_size", 64, "Architectures per ranking list per step.")
+  flags.DEFINE_float("learning_rate", 2e-3, "Peak AdamW learning rate.")
+  flags.DEFINE_float("weight_decay", 1e-4, "AdamW weight decay.")
+  flags.DEFINE_float("val_fraction", 0.1, "Share of the train archs held out for early stopping.")
+  flags.DEFINE_integer("patience", 0, "Early-stopping patience in checks (0: keep best, never stop).")
+  flags.DEFINE_integer("eval_every", 50, "Steps between validation checks / progress lines.")
+  flags.DEFINE_integer("ensemble_size", 1, "Rankers trained together on the same data (vmapped).")
+  flags.DEFINE_bool("cost_features", True, "Feed params/FLOPs computed from the architecture.")
+  flags.DEFINE_integer("checkpoint_every", 200, "Steps between orbax checkpoints.")
+  flags.DEFINE_integer("seed", 0, "Seed of the split and the rankers.")
+
+
+def run_config_from_flags(train_size: int = 100) -> protocol.RunConfig:
+  model = models.ModelConfig(encoder=FLAGS.encoder, hidden=FLAGS.hidden,
+                             num_layers=FLAGS.num_layers, num_tiers=FLAGS.num_tiers)
+  tc = train.TrainConfig(loss=FLAGS.loss, tier_weight=FLAGS.tier_weight,
+                         learning_rate=FLAGS.learning_rate, weight_decay=FLAGS.weight_decay,
+                         num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size,
+                         eval_every=FLAGS.eval_every, val_fraction=FLAGS.val_fraction,
+                         patience=FLAGS.patience)
+  return protocol.RunConfig(
+      benchmark=FLAGS.benchmark, target=FLAGS.target, space=FLAGS.space, data_dir=FLAGS.data_dir,
+      on_invalid=FLAGS.on_invalid, train_size=train_size, seed=FLAGS.seed,
+      ensemble_size=FLAGS.ensemble_size, use_cost_features=FLAGS.cost_features,
+      checkpoint_every=FLAGS.checkpoint_every, model=model, train=tc)

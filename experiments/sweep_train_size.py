@@ -1,0 +1,84 @@
+r"""The standard predictor protocol: Kendall tau vs number of training archs.
+
+  python -m experiments.sweep_train_size --benchmark=nb201 --target=cifar10_test \
+      --train_sizes=78,156,469,781,1563 --seeds=5 --workdir=/tmp/sweep
+
+All (size, seed) rankers train together as members of one compiled program.
+Baselines (--baselines) run on the same splits. Writes config.json, runs.jsonl,
+summary.json, tau_vs_train_size.png and prints markdown tables.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+from experiments import flags_common
+from experiments.baselines import predictors
+from jaxnas import errors
+from jaxnas import io_utils
+from jaxnas import protocol
+
+flags_common.define_ranker_flags()
+flags.DEFINE_list("train_sizes", ["78", "156", "469", "781", "1563"], "Train-set sizes.")
+flags.DEFINE_integer("seeds", 5, "Seeds per size (0..seeds-1).")
+flags.DEFINE_list("baselines", ["params", "xgb_onehot", "xgb_onehot_params"],
+                  f"Baselines on the same splits; any of {predictors.NAMES} (empty: none).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  if not FLAGS.workdir:
+    raise app.UsageError("--workdir is required")
+  try:
+    sizes = [int(s) for s in FLAGS.train_sizes]
+  except ValueError:
+    raise app.UsageError(f"--train_sizes must be integers, got {FLAGS.train_sizes}") from None
+  log = lambda m: print(m, flush=True)
+  try:
+    config = flags_common.run_config_from_flags(sizes[0])
+    out = protocol.sweep(config, sizes, list(range(FLAGS.seeds)), FLAGS.workdir, log=log)
+  except errors.JaxnasError as e:
+    raise SystemExit(f"error: {e}") from None
+  runs = list(out["runs"])
+  loaded = out["loaded"]
+  for name in FLAGS.baselines:
+    ok, why = predictors.available(name)
+    if not ok:
+      log(f"baseline {name} skipped: {why}")
+      continue
+    if name.endswith("naswot") and "naswot" not in loaded.bench.metrics:
+      log(f"baseline {name} skipped: the benchmark has no naswot column")
+      continue
+    for size, seed, rows in out["runs_rows"]:
+      scores = predictors.predict(name, loaded.bench, rows, loaded.labels, seed)
+      res = protocol.evaluate(scores, loaded.labels, rows)
+      res.update({"train_size": size, "seed": seed, "method": name})
+      runs.append(res)
+  summary = protocol.summarize(runs, protocol.SUMMARY_KEYS)
+  summary["jaxnas"].update({k: v for k, v in out["summary"]["jaxnas"].items() if k.endswith("_s")})
+  io_utils.atomic_write_json(os.path.join(FLAGS.workdir, "summary.json"), summary)
+  io_utils.atomic_write_text(os.path.join(FLAGS.workdir, "runs.jsonl"),
+                             "".join(__import__("json").dumps(r, sort_keys=True) + "\n" for r in runs))
+  for key in protocol.SUMMARY_KEYS:
+    print(f"\n{key} ({loaded.bench.name}, {loaded.target}, mean ± std over {FLAGS.seeds} seeds)")
+    print(protocol.markdown_table(summary, key, sizes))
+  print(f"\njaxnas fit time for all {len(sizes) * FLAGS.seeds} runs: "
+        f"{summary['jaxnas'].get('fit_time_s')} s (one compiled program)")
+  try:
+    from jaxnas import plots  # pylint: disable=import-outside-toplevel
+    series = {}
+    for method, by_size in summary.items():
+      xs = [s for s in sizes if str(s) in by_size]
+      series[method] = (xs, [by_size[str(s)]["kendalltau_all"]["mean"] for s in xs],
+                        [by_size[str(s)]["kendalltau_all"]["std"] for s in xs])
+    plots.lines(os.path.join(FLAGS.workdir, "tau_vs_train_size.png"), series,
+                title=f"{loaded.bench.name} {loaded.target}: Kendall tau (all archs)",
+                xlabel="training architectures", ylabel="Kendall tau", logx=True)
+  except ImportError as e:
+    log(f"tau_vs_train_size.png skipped: {e}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,35 @@
+r"""Train a ranker on `train_size` archs of a benchmark; evaluate on all the others.
+
+  python -m experiments.train_ranker --benchmark=nb201 --target=cifar10_test \
+      --train_size=156 --loss=lambdarank --seed=0 --workdir=/tmp/nb201_156
+
+Writes config.json, metrics.jsonl, results.json, predictions.csv, scatter.png and
+checkpoints/ under --workdir; rerunning with the same --workdir resumes from the
+last checkpoint.
+"""
+
+from absl import app
+from absl import flags
+
+from experiments import flags_common
+from jaxnas import errors
+from jaxnas import protocol
+
+flags_common.define_ranker_flags()
+flags.DEFINE_integer("train_size", 100, "Number of labelled architectures to train on.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  if not FLAGS.workdir:
+    raise app.UsageError("--workdir is required")
+  try:
+    config = flags_common.run_config_from_flags(FLAGS.train_size)
+    protocol.train_and_evaluate(config, FLAGS.workdir, log=lambda m: print(m, flush=True))
+  except errors.JaxnasError as e:
+    raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,349 @@
+"""The standard predictor-evaluation protocol, as library functions.
+
+``train_and_evaluate(config, workdir)`` trains a ranker (or an ensemble) on
+``train_size`` random architectures of a benchmark and evaluates it on all the
+others; ``sweep(config, train_sizes, seeds, workdir)`` does that for every
+(size, seed) pair, all rankers trained together as members of one compiled
+program. Entry points in ``experiments/`` only turn flags into a
+:class:`RunConfig` and call these.
+
+Strict budget: the ``train_size`` labelled archs are the only labels used;
+early stopping uses a split of them (``TrainConfig.val_fraction``).
+
+Files written under ``workdir`` (see the README): ``config.json``,
+``metrics.jsonl``, ``results.json``, ``predictions.csv``, ``scatter.png``,
+``checkpoints/`` (and ``summary.json`` / ``tau_vs_train_size.png`` for sweeps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+
+from jaxnas import checkpoint as checkpoint_lib
+from jaxnas import errors
+from jaxnas import features
+from jaxnas import io_utils
+from jaxnas import metrics
+from jaxnas import models
+from jaxnas import train
+from jaxnas.data import benchmark as benchmark_lib
+from jaxnas.data import registry
+
+Log = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """One predictor run (or sweep) on a benchmark.
+
+  Attributes:
+    benchmark: ``nb201``, ``nb101``, ``nasbench_graph:<dataset>`` or a CSV path.
+    target: metric column to rank by (None: the benchmark's default).
+    space: space spec of a CSV benchmark's ``arch`` column.
+    data_dir: folder of the shared benchmark data (None: default lookup).
+    on_invalid: ``raise`` or ``drop`` for malformed rows / NaN targets.
+    train_size: labelled archs for training.
+    seed: seed of the train/test split and of the rankers.
+    ensemble_size: rankers trained on the same data, scores averaged.
+    use_cost_features: feed params/FLOPs computed from the architecture.
+    checkpoint_every: steps between checkpoints (0: only the final state).
+    model: ranker architecture.
+    train: optimisation settings.
+  """
+
+  benchmark: str = "nasbench_graph:cora"
+  target: str | None = None
+  space: str | None = None
+  data_dir: str | None = None
+  on_invalid: str = "raise"
+  train_size: int = 100
+  seed: int = 0
+  ensemble_size: int = 1
+  use_cost_features: bool = True
+  checkpoint_every: int = 200
+  model: models.ModelConfig = models.ModelConfig()
+  train: train.TrainConfig = train.TrainConfig()
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  def fingerprint(self, extra: dict | None = None) -> str:
+    """Hash of everything that determines the trained parameters."""
+    d = self.to_dict()
+    d.pop("checkpoint_every")
+    d.update(extra or {})
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def library_versions() -> dict[str, str]:
+  """Versions recorded in ``config.json`` for reproducibility."""
+  import importlib.metadata as md  # pylint: disable=import-outside-toplevel
+  out = {"python": platform.python_version()}
+  for pkg in ("jaxnas", "jax", "jaxlib", "flax", "optax", "jraph", "numpy",
+              "orbax-checkpoint", "absl-py", "scipy", "nas-bench-graph"):
+    try:
+      out[pkg] = md.version(pkg)
+    except md.PackageNotFoundError:
+      out[pkg] = "not installed"
+  out["device"] = str(jax.devices()[0].device_kind)
+  out["backend"] = jax.default_backend()
+  return out
+
+
+@dataclasses.dataclass
+class LoadedBenchmark:
+  bench: benchmark_lib.Benchmark
+  target: str
+  labels: np.ndarray  # [N] finite
+  dropped_nonfinite: int
+
+
+def load_for_ranking(config: RunConfig) -> LoadedBenchmark:
+  """Loads the benchmark and checks the target column (NaN/inf handling)."""
+  bench = registry.load_benchmark(config.benchmark, data_dir=config.data_dir,
+                                  space=config.space, on_invalid=config.on_invalid)
+  target = config.target or registry.default_target(config.benchmark)
+  labels = bench.metric(target)
+  bad = ~np.isfinite(labels)
+  if bad.any():
+    if config.on_invalid != "drop":
+      raise errors.BenchmarkDataError(
+          f"{bench.name}: target {target!r} is NaN/inf for {int(bad.sum())} of {len(bench)} "
+          f"archs (first at row {int(np.nonzero(bad)[0][0])}); pass --on_invalid=drop to "
+          "drop them and report the count")
+    logging.warning("%s: dropping %d archs whose %s is NaN/inf", bench.name, int(bad.sum()), target)
+    bench = bench.subset(np.nonzero(~bad)[0])
+    labels = bench.metric(target)
+  return LoadedBenchmark(bench, target, labels, int(bad.sum()))
+
+
+def pool_features(config: RunConfig, bench: benchmark_lib.Benchmark) -> np.ndarray | None:
+  if not config.use_cost_features:
+    return None
+  raw = features.cost_features(bench.space, bench.encodings)
+  return features.standardize(raw) if raw.shape[1] else None
+
+
+@dataclasses.dataclass
+class MemberSpec:
+  """One ranker to train: its train rows, seeds, and which group it scores for."""
+
+  train_rows: np.ndarray
+  split_seed: int
+  init_seed: int
+  group: int
+
+
+def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[MemberSpec],
+                  workdir: str | None, *, log: Log = logging.info,
+                  pretrained=None) -> dict:
+  """Trains all members together and scores every arch of the benchmark.
+
+  Returns:
+    ``{"scores": [G, N] ensemble-mean z-scored scores, "std": [G, N],
+    "fit_time": s, "query_time": s, "trainer": RankerTrainer, "params": ...}``
+    for the G groups of ``specs``.
+  """
+  bench = loaded.bench
+  glob = pool_features(config, bench)
+  model_cfg = dataclasses.replace(config.model, num_globals=0 if glob is None else glob.shape[1])
+  trainer = train.RankerTrainer(bench.space, bench.encodings, model_cfg, config.train,
+                                pool_globals=glob)
+  data = train.make_member_data([s.train_rows for s in specs],
+                                [loaded.labels[s.train_rows] for s in specs],
+                                [s.split_seed for s in specs],
+                                val_fraction=config.train.val_fraction,
+                                num_tiers=model_cfg.num_tiers)
+  state = trainer.init_state([s.init_seed for s in specs])
+  if pretrained is not None:
+    state = pretrained(trainer, state)
+  fingerprint = config.fingerprint({"members": [
+      [s.split_seed, s.init_seed, s.group, int(np.sum(s.train_rows))] for s in specs]})
+  checkpointer = None
+  metrics_path = None
+  if workdir:
+    checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    restored = checkpointer.restore_latest(state)
+    if restored is not None:
+      step, restored_state, meta = restored
+      if meta.get("fingerprint") != fingerprint:
+        raise errors.CheckpointError(
+            f"{workdir}/checkpoints holds a run with a different configuration "
+            f"(fingerprint {meta.get('fingerprint')} != {fingerprint}); use a fresh --workdir")
+      state = restored_state
+      log(f"resumed from checkpoint at step {step}")
+      _truncate_metrics(metrics_path, step)
+  t0 = time.time()
+
+  def on_segment(info):
+    rec = {"step": info["step"], "loss": float(np.mean(info["loss"])),
+           "val_tau": float(np.mean(np.where(np.isfinite(info["val_tau"]), info["val_tau"], np.nan)))
+           if np.isfinite(info["val_tau"]).any() else None,
+           "steps_per_s": round(info["steps_per_s"], 2)}
+    if metrics_path:
+      io_utils.append_jsonl(metrics_path, rec)
+    log(f"step {info['step']}/{config.train.num_steps}  loss {rec['loss']:.4f}  "
+        f"val_tau {rec['val_tau'] if rec['val_tau'] is None else round(rec['val_tau'], 4)}  "
+        f"{info['steps_per_s']:.1f} steps/s  eta {info['eta_s']:.0f}s")
+
+  state = trainer.train(data, state, on_segment=on_segment, checkpointer=checkpointer,
+                        checkpoint_every=config.checkpoint_every,
+                        meta={"fingerprint": fingerprint})
+  params = trainer.final_params(state, data)
+  jax.block_until_ready(params)
+  fit_time = time.time() - t0
+  t1 = time.time()
+  raw = trainer.score(params)  # [M, N]
+  query_time = time.time() - t1
+  if checkpointer is not None:
+    checkpointer.close()
+  # Members' scores live on different scales: z-score each before averaging.
+  z = (raw - raw.mean(axis=1, keepdims=True)) / (raw.std(axis=1, keepdims=True) + 1e-8)
+  groups = sorted({s.group for s in specs})
+  member_group = np.asarray([s.group for s in specs])
+  mean = np.stack([z[member_group == g].mean(axis=0) for g in groups])
+  std = np.stack([z[member_group == g].std(axis=0) for g in groups])
+  return {"scores": mean, "std": std, "fit_time": fit_time, "query_time": query_time,
+          "trainer": trainer, "params": params}
+
+
+def _truncate_metrics(path: str, step: int) -> None:
+  """Drops metric lines logged after the restored step (they will be redone)."""
+  records = [r for r in io_utils.read_jsonl(path) if r.get("step", 0) <= step]
+  io_utils.atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+
+def evaluate(scores: np.ndarray, labels: np.ndarray, train_rows: np.ndarray) -> dict:
+  """NASLib-named metrics on the non-training archs, plus ``*_all`` over all."""
+  test = np.ones(labels.shape[0], bool)
+  test[train_rows] = False
+  out = metrics.ranking_report(scores[test], labels[test])
+  out["kendalltau_all"] = metrics.kendall_tau_np(scores, labels)
+  out["spearman_all"] = metrics.ranking_report(scores, labels)["spearman"]
+  out["num_test"] = int(test.sum())
+  return out
+
+
+def member_specs(train_rows: np.ndarray, seed: int, ensemble_size: int, group: int) -> list[MemberSpec]:
+  """Ensemble members of one (split, seed): different inits and val splits."""
+  return [MemberSpec(train_rows, split_seed=seed * 1000 + k, init_seed=seed * 1000 + k, group=group)
+          for k in range(ensemble_size)]
+
+
+def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.info) -> dict:
+  """Runs the protocol once and writes all output files. Returns results."""
+  os.makedirs(workdir, exist_ok=True)
+  loaded = load_for_ranking(config)
+  bench = loaded.bench
+  io_utils.atomic_write_json(os.path.join(workdir, "config.json"), {
+      "config": config.to_dict(), "target": loaded.target, "benchmark_size": len(bench),
+      "versions": library_versions()})
+  train_rows, _ = bench.split(config.seed, config.train_size)
+  log(f"{bench.name}: {len(bench)} archs, target {loaded.target}, training on "
+      f"{config.train_size} (seed {config.seed}), ensemble {config.ensemble_size}")
+  out = fit_and_score(loaded, config, member_specs(train_rows, config.seed, config.ensemble_size, 0),
+                      workdir, log=log)
+  scores, std = out["scores"][0], out["std"][0]
+  results = evaluate(scores, loaded.labels, train_rows)
+  results.update({"train_size": config.train_size, "seed": config.seed,
+                  "fit_time": round(out["fit_time"], 3), "query_time": round(out["query_time"], 3),
+                  "benchmark": bench.name, "target": loaded.target,
+                  "ensemble_size": config.ensemble_size,
+                  "dropped_nonfinite_target": loaded.dropped_nonfinite})
+  io_utils.atomic_write_json(os.path.join(workdir, "results.json"), results)
+  is_train = np.zeros(len(bench), bool)
+  is_train[train_rows] = True
+  io_utils.atomic_write_csv(os.path.join(workdir, "predictions.csv"), [
+      ["index", "arch", "true", "score", "score_std", "is_train"]] + [
+          [int(bench.index[i]), bench.archs[i], float(loaded.labels[i]), round(float(scores[i]), 6),
+           round(float(std[i]), 6), int(is_train[i])] for i in range(len(bench))])
+  try:
+    from jaxnas import plots  # pylint: disable=import-outside-toplevel
+    plots.scatter(os.path.join(workdir, "scatter.png"), scores[~is_train],
+                  loaded.labels[~is_train], title=(
+                      f"{bench.name} {loaded.target}: n={config.train_size}, "
+                      f"Kendall tau={results['kendalltau']:.3f} (all: {results['kendalltau_all']:.3f})"))
+  except ImportError as e:
+    log(f"scatter.png skipped: {e}")
+  log("results: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in results.items()))
+  return results
+
+
+SUMMARY_KEYS = ("kendalltau_all", "kendalltau", "spearman", "precision_10")
+
+
+def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], workdir: str, *,
+          log: Log = logging.info) -> dict:
+  """All (train size, seed) runs as members of one compiled training program.
+
+  Writes ``config.json``, ``metrics.jsonl``, ``runs.jsonl`` (one results dict
+  per run), ``summary.json`` and ``tau_vs_train_size.png``.
+  """
+  os.makedirs(workdir, exist_ok=True)
+  loaded = load_for_ranking(config)
+  bench = loaded.bench
+  io_utils.atomic_write_json(os.path.join(workdir, "config.json"), {
+      "config": config.to_dict(), "target": loaded.target, "train_sizes": list(train_sizes),
+      "seeds": list(seeds), "versions": library_versions()})
+  runs, specs = [], []
+  for size in train_sizes:
+    for seed in seeds:
+      rows, _ = bench.split(seed, size)
+      runs.append((size, seed, rows))
+      specs += member_specs(rows, seed, config.ensemble_size, group=len(runs) - 1)
+  log(f"{bench.name}: {len(runs)} runs x {config.ensemble_size} members = {len(specs)} rankers "
+      "trained together")
+  out = fit_and_score(loaded, config, specs, workdir, log=log)
+  per_run = []
+  for g, (size, seed, rows) in enumerate(runs):
+    res = evaluate(out["scores"][g], loaded.labels, rows)
+    res.update({"train_size": size, "seed": seed, "method": "jaxnas"})
+    per_run.append(res)
+  io_utils.atomic_write_text(os.path.join(workdir, "runs.jsonl"),
+                             "".join(json.dumps(r, sort_keys=True) + "\n" for r in per_run))
+  summary = summarize(per_run, SUMMARY_KEYS)
+  summary["jaxnas"]["fit_time_s"] = round(out["fit_time"], 2)
+  summary["jaxnas"]["query_time_s"] = round(out["query_time"], 2)
+  return {"summary": summary, "runs": per_run, "loaded": loaded, "runs_rows": runs}
+
+
+def summarize(per_run: Sequence[dict], keys: Sequence[str]) -> dict:
+  """``{method: {size: {key: {"mean", "std"}}}}`` over seeds."""
+  out: dict = {}
+  for r in per_run:
+    out.setdefault(r["method"], {}).setdefault(str(r["train_size"]), []).append(r)
+  summary: dict = {}
+  for method, by_size in out.items():
+    summary[method] = {}
+    for size, rs in by_size.items():
+      summary[method][size] = {k: {"mean": float(np.mean([r[k] for r in rs])),
+                                   "std": float(np.std([r[k] for r in rs]))}
+                               for k in keys if k in rs[0]}
+      summary[method][size]["num_seeds"] = len(rs)
+  return summary
+
+
+def markdown_table(summary: dict, key: str, sizes: Sequence[int]) -> str:
+  """One row per method, one column per train size: ``mean ± std`` of ``key``."""
+  head = "| method | " + " | ".join(str(s) for s in sizes) + " |"
+  sep = "|---|" + "---|" * len(sizes)
+  lines = [head, sep]
+  for method, by_size in summary.items():
+    cells = []
+    for s in sizes:
+      v = by_size.get(str(s), {}).get(key)
+      cells.append("—" if v is None else f"{v['mean']:.3f} ± {v['std']:.3f}")
+    lines.append(f"| {method} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
