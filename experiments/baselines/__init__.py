@@ -1,1 +1,1 @@
-"""Reference baselines for benchmarks only (optional `bench` extra; never imported by jaxnas/)."""
+"""Reference baselines in other frameworks (benchmarks only; never imported by jaxnas)."""

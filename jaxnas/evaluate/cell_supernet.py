@@ -1,0 +1,490 @@
+"""A random-weight supernet for cell spaces (NAS-Bench-201, complete DAGs).
+
+The network is NB201's CIFAR macro skeleton (Dong & Yang, ICLR 2020) with
+free width and depth: a 3x3 stem conv + BN, ``num_stages`` stages of
+``cells_per_stage`` cells at ``C, 2C, 4C, ...`` channels separated by ResNet
+reduction blocks (stride 2), then BN + ReLU and global average pooling.
+Every cell of a network has the candidate's ops; node ``j`` of a cell sums
+``op_ij(node_i)`` over ``i < j``. Ops: ``none`` (zero), ``skip_connect``,
+``nor_conv_1x1`` / ``nor_conv_3x3`` (ReLU -> conv -> BN) and ``avg_pool_3x3``
+(stride 1, padding not counted), as in NB201.
+
+All candidates share one set of random weights (one tensor per cell, edge and
+op); they are never trained (RWE: Hu et al., "Accelerating Multi-Objective
+Neural Architecture Search by Random-Weight Evaluation", 2021). BN has no
+affine parameters and, by default, normalises with the statistics of the
+candidate's own image batch (``batch_norm="batch"``): with random weights there
+are no trained running statistics, and batch statistics keep every branch at
+unit scale, as BN does for the trained network. ``batch_norm="none"`` is BN in
+inference mode with fresh running statistics (mean 0, var 1).
+
+Two forward paths compute the same function:
+
+* :func:`single_forward` runs one architecture (a concrete encoding) the way a
+  directly built network would: only the chosen ops, Python control flow.
+  It is the reference the tests check the fast path against.
+* :func:`batch_forward` runs a batch of candidates ``[B, E]`` in one jitted
+  call without wasting work:
+
+  - the stem, and in the first cell every term computed from nodes 0 and 1,
+    depend on at most two edge choices, so they are computed once for all
+    candidates (``len(ops)`` values of node 1, ``len(ops)**2`` terms from it)
+    and each candidate gathers its own;
+  - everything else runs per candidate inside ``lax.map`` with ``lax.switch``
+    on the candidate's op id. On CPU a switch executes only the chosen branch,
+    so no candidate pays for ops it does not use (the naive vmapped supernet,
+    where ``vmap`` turns the switch into a select over all ops, does 2-5x the
+    FLOPs). Each conv still processes all of a candidate's images at once.
+
+Both also return the NASWOT kernel (Mellor et al., "Neural Architecture Search
+without Training", ICML 2021): ``K = sum over ReLU sites of c c^T + (1-c)(1-c)^T``
+over binary activation codes ``c`` of the first ``naswot_images`` images. A
+ReLU site is the ReLU of every conv op and the two ReLUs of every reduction
+block plus the final one, as NASWOT's hooks on ``nn.ReLU`` modules count them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxnas import errors
+from jaxnas.spaces import cell as cell_lib
+
+Params = dict  # pytree of float32 arrays, see init_params
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+OP_KINDS = {"none": "none", "skip_connect": "skip", "nor_conv_1x1": "conv1",
+            "nor_conv_3x3": "conv3", "avg_pool_3x3": "pool"}
+CONV_KINDS = ("conv1", "conv3")
+BN_EPS = 1e-5
+BATCH_NORM_MODES = ("batch", "none")
+FEATURE_MODES = ("last", "stages")
+
+
+@dataclasses.dataclass(frozen=True)
+class SupernetConfig:
+  """Shape of the random-weight network.
+
+  Attributes:
+    num_nodes: nodes per cell (4 for NB201).
+    ops: op names, in the space's op-id order (see ``OP_KINDS``).
+    channels: width ``C`` of the first stage (stage ``s`` has ``C * 2**s``).
+    cells_per_stage: cells in each stage (NB201 trains with 5).
+    num_stages: stages; a reduction block sits between consecutive stages.
+    batch_norm: ``"batch"`` (per-candidate batch statistics) or ``"none"``.
+    features: ``"last"`` — pooled final activations ``[C * 2**(S-1)]``; or
+      ``"stages"`` — pooled activations at the end of every stage, concatenated.
+    naswot_images: images (the first ones) whose ReLU codes form the NASWOT
+      kernel; 0 turns NASWOT off.
+    in_channels: image channels.
+  """
+
+  num_nodes: int = 4
+  ops: tuple[str, ...] = NB201_OPS
+  channels: int = 8
+  cells_per_stage: int = 1
+  num_stages: int = 3
+  batch_norm: str = "batch"
+  features: str = "last"
+  naswot_images: int = 64
+  in_channels: int = 3
+
+  def __post_init__(self):
+    unknown = [o for o in self.ops if o not in OP_KINDS]
+    if unknown:
+      raise errors.ConfigError(
+          f"the random-weight supernet has no op {unknown[0]!r}; supported: {sorted(OP_KINDS)}")
+    for name, value, lo in (("num_nodes", self.num_nodes, 2), ("channels", self.channels, 1),
+                            ("cells_per_stage", self.cells_per_stage, 1),
+                            ("num_stages", self.num_stages, 1), ("naswot_images", self.naswot_images, 0)):
+      if not isinstance(value, (int, np.integer)) or value < lo:
+        raise errors.ConfigError(f"{name} must be an int >= {lo}, got {value!r}")
+    if self.batch_norm not in BATCH_NORM_MODES:
+      raise errors.ConfigError(
+          f"batch_norm={self.batch_norm!r}; expected one of {list(BATCH_NORM_MODES)}")
+    if self.features not in FEATURE_MODES:
+      raise errors.ConfigError(f"features={self.features!r}; expected one of {list(FEATURE_MODES)}")
+
+  @classmethod
+  def for_space(cls, space: cell_lib.CellSpace, **kwargs) -> "SupernetConfig":
+    """The config matching a cell space's nodes and ops."""
+    if not isinstance(space, cell_lib.CellSpace):
+      raise errors.ConfigError(
+          f"the random-weight supernet needs a cell space (nb201, complete_dag:N), got {space!r}")
+    return cls(num_nodes=space.num_nodes, ops=tuple(space.ops), **kwargs)
+
+  @property
+  def edges(self) -> list[tuple[int, int]]:
+    """(source, target) of each position, NB201's order."""
+    return [(i, j) for j in range(1, self.num_nodes) for i in range(j)]
+
+  @property
+  def kinds(self) -> tuple[str, ...]:
+    return tuple(OP_KINDS[o] for o in self.ops)
+
+  def stage_channels(self, s: int) -> int:
+    return self.channels * 2**s
+
+  @property
+  def feature_dim(self) -> int:
+    if self.features == "last":
+      return self.stage_channels(self.num_stages - 1)
+    return sum(self.stage_channels(s) for s in range(self.num_stages))
+
+
+# --------------------------------------------------------------------------- weights
+def _he(key: jax.Array, shape: Sequence[int], gain: float = 2.0) -> jax.Array:
+  fan_in = int(np.prod(shape[:-1]))
+  return jax.random.normal(key, shape, jnp.float32) * np.sqrt(gain / fan_in)
+
+
+def init_params(config: SupernetConfig, key: jax.Array) -> Params:
+  """Random weights (He-normal, HWIO) of every cell, edge and op.
+
+  Returns:
+    ``{"stem": [3, 3, in, C], "cells": [per cell {"conv1": [E, 1, 1, c, c],
+    "conv3": [E, 3, 3, c, c]}], "reductions": [{"conv_a", "conv_b", "down"}]}``,
+    cells in network order (stage-major).
+  """
+  e = len(config.edges)
+  keys = iter(jax.random.split(key, 1 + 2 * config.num_stages * config.cells_per_stage
+                               + 3 * config.num_stages))
+  params: Params = {"stem": _he(next(keys), (3, 3, config.in_channels, config.channels), 1.0),
+                    "cells": [], "reductions": []}
+  for s in range(config.num_stages):
+    c = config.stage_channels(s)
+    if s > 0:
+      cin = config.stage_channels(s - 1)
+      params["reductions"].append({
+          "conv_a": _he(next(keys), (3, 3, cin, c)),
+          "conv_b": _he(next(keys), (3, 3, c, c)),
+          "down": _he(next(keys), (1, 1, cin, c), 1.0),
+      })
+    for _ in range(config.cells_per_stage):
+      params["cells"].append({"conv1": _he(next(keys), (e, 1, 1, c, c)),
+                              "conv3": _he(next(keys), (e, 3, 3, c, c))})
+  return params
+
+
+class CellSupernet(nnx.Module):
+  """Flax NNX holder of one set of random supernet weights.
+
+  ``module.params()`` is the plain pytree the jitted paths take;
+  ``module(images, encodings)`` runs :func:`batch_forward`.
+  """
+
+  def __init__(self, config: SupernetConfig, *, rngs: nnx.Rngs):
+    self.config = config
+    self.weights = nnx.data(jax.tree.map(nnx.Param, init_params(config, rngs.params())))
+
+  def params(self) -> Params:
+    pure = nnx.to_pure_dict(nnx.state(self, nnx.Param))["weights"]
+    # to_pure_dict turns lists into int-keyed dicts; restore the lists.
+    return {"stem": pure["stem"],
+            "cells": [pure["cells"][i] for i in sorted(pure["cells"])],
+            "reductions": [pure["reductions"][i] for i in sorted(pure["reductions"])]}
+
+  def __call__(self, images: jax.Array, encodings: jax.Array):
+    return batch_forward(self.params(), images, encodings, self.config)
+
+
+# --------------------------------------------------------------------------- layers
+def conv(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
+  """NHWC conv with PyTorch's symmetric padding ``(k - 1) // 2``."""
+  p = (w.shape[0] - 1) // 2
+  return jax.lax.conv_general_dilated(x, w, (stride, stride), [(p, p), (p, p)],
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def batch_norm(x: jax.Array, mode: str) -> jax.Array:
+  """Affine-free BN of ``[N, H, W, C]`` over (N, H, W), see module docstring."""
+  if mode == "none":
+    return x * np.float32(1.0 / np.sqrt(1.0 + BN_EPS))
+  mean = jnp.mean(x, axis=(0, 1, 2), keepdims=True)
+  var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2), keepdims=True)
+  return (x - mean) * jax.lax.rsqrt(var + BN_EPS)
+
+
+def _pool_counts(h: int, w: int) -> np.ndarray:
+  def counts(n):
+    idx = np.arange(n)
+    return (np.minimum(idx + 1, n - 1) - np.maximum(idx - 1, 0) + 1).astype(np.float32)
+  return np.outer(counts(h), counts(w))[None, :, :, None]
+
+
+def avg_pool3(x: jax.Array) -> jax.Array:
+  """3x3 average pool, stride 1, padding 1, padded cells not counted."""
+  total = jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, 3, 3, 1), (1, 1, 1, 1),
+                                [(0, 0), (1, 1), (1, 1), (0, 0)])
+  return total / _pool_counts(x.shape[1], x.shape[2])
+
+
+def avg_pool2(x: jax.Array) -> jax.Array:
+  """2x2 average pool with stride 2 (the reduction block's shortcut)."""
+  total = jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+  return total * 0.25
+
+
+def apply_op(kind: str, cell_params: dict, edge: int, x: jax.Array, bn: str) -> jax.Array:
+  """One op on one edge of a cell."""
+  if kind == "none":
+    return jnp.zeros_like(x)
+  if kind == "skip":
+    return x
+  if kind == "pool":
+    return avg_pool3(x)
+  return batch_norm(conv(jax.nn.relu(x), cell_params[kind][edge]), bn)
+
+
+def reduction_block(p: dict, x: jax.Array, bn: str) -> tuple[jax.Array, jax.Array]:
+  """NB201's ResNet basic block with stride 2 (conv_a, conv_b, pooled 1x1 shortcut).
+
+  Returns ``(output, a)``; ``a`` is the input of the block's inner ReLU (a
+  NASWOT site).
+  """
+  a = batch_norm(conv(jax.nn.relu(x), p["conv_a"], stride=2), bn)
+  b = batch_norm(conv(jax.nn.relu(a), p["conv_b"]), bn)
+  return b + conv(avg_pool2(x), p["down"]), a
+
+
+def stem(params: Params, images: jax.Array, bn: str) -> jax.Array:
+  return batch_norm(conv(images, params["stem"]), bn)
+
+
+def pooled(x: jax.Array, bn: str) -> jax.Array:
+  """BN + ReLU + global average pooling: ``[N, H, W, C] -> [N, C]``."""
+  return jnp.mean(jax.nn.relu(batch_norm(x, bn)), axis=(1, 2))
+
+
+def naswot_gram(x: jax.Array, n: int) -> jax.Array:
+  """``c c^T + (1-c)(1-c)^T`` of the ReLU codes of the first ``n`` images.
+
+  With ``s = 2c - 1`` in {-1, 1}: ``(U + s s^T) / 2`` for ``U`` units.
+  """
+  s = jnp.where(x[:n] > 0, 1.0, -1.0).reshape(n, -1)
+  return 0.5 * (s.shape[1] + s @ s.T)
+
+
+# --------------------------------------------------------------------------- reference
+def single_forward(params: Params, images: jax.Array, encoding: Sequence[int],
+                   config: SupernetConfig) -> tuple[jax.Array, jax.Array]:
+  """One architecture, built directly (only its ops; Python control flow).
+
+  Args:
+    params: weights from :func:`init_params`.
+    images: float32 ``[N, H, W, in_channels]``.
+    encoding: ``[E]`` op ids (a concrete sequence, not a tracer).
+    config: the network shape.
+
+  Returns:
+    ``(features [N, feature_dim], naswot_kernel [n, n])`` with
+    ``n = min(naswot_images, N)``.
+  """
+  ops = [int(o) for o in np.asarray(encoding).reshape(-1)]
+  if len(ops) != len(config.edges):
+    raise errors.WrongLengthError(f"encoding {ops} has {len(ops)} positions, expected "
+                                  f"{len(config.edges)}")
+  bn, kinds = config.batch_norm, config.kinds
+  n_nw = min(config.naswot_images, images.shape[0])
+  gram = jnp.zeros((n_nw, n_nw), jnp.float32)
+  feats = []
+  x = stem(params, images, bn)
+  for s in range(config.num_stages):
+    if s > 0:
+      y, a = reduction_block(params["reductions"][s - 1], x, bn)
+      if n_nw:
+        gram += naswot_gram(x, n_nw) + naswot_gram(a, n_nw)  # the block's two ReLUs
+      x = y
+    for c in range(config.cells_per_stage):
+      cp = params["cells"][s * config.cells_per_stage + c]
+      nodes = [x]
+      for j in range(1, config.num_nodes):
+        total = jnp.zeros_like(x)
+        for e, (i, jj) in enumerate(config.edges):
+          if jj != j:
+            continue
+          kind = kinds[ops[e]]
+          if kind in CONV_KINDS and n_nw:
+            gram += naswot_gram(nodes[i], n_nw)
+          total = total + apply_op(kind, cp, e, nodes[i], bn)
+        nodes.append(total)
+      x = nodes[-1]
+    if config.features == "stages" and s < config.num_stages - 1:
+      feats.append(pooled(x, bn))
+  if n_nw:
+    gram += naswot_gram(batch_norm(x, bn), n_nw)  # the final ReLU
+  feats.append(pooled(x, bn))
+  return jnp.concatenate(feats, axis=-1), gram
+
+
+# --------------------------------------------------------------------------- fast path
+def _edge_index(config: SupernetConfig) -> dict[tuple[int, int], int]:
+  return {ij: p for p, ij in enumerate(config.edges)}
+
+
+def _op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str):
+  """``lax.switch`` branches (one per op id) for one edge."""
+  return [lambda x, k=k: apply_op(k, cell_params, edge, x, bn) for k in config.kinds]
+
+
+def _conv_out_degree(config: SupernetConfig, ops: jax.Array, node: int) -> jax.Array:
+  """How many conv ops read ``node`` (ReLU sites on it), traced int32."""
+  is_conv = jnp.asarray([k in CONV_KINDS for k in config.kinds])
+  idx = [p for p, (i, _) in enumerate(config.edges) if i == node]
+  if not idx:
+    return jnp.zeros((), jnp.int32)
+  return jnp.sum(is_conv[ops[np.asarray(idx)]].astype(jnp.int32))
+
+
+def _shared_first_cell(params: Params, x0: jax.Array, config: SupernetConfig):
+  """Terms of the first cell that depend only on edges out of nodes 0 and 1.
+
+  Returns:
+    ``node1 [K, N, H, W, C]`` (node 1 under each op id ``K = len(ops)``) and,
+    for every target ``j >= 2``, ``from1[j] [K, K, N, H, W, C]``: op id ``k``
+    of edge (1, j) applied to node-1 row ``r`` (``from1[j][r, k]``). Terms from
+    node 0 are rows of ``from0[j] [K, ...]``.
+  """
+  bn, kinds = config.batch_norm, config.kinds
+  cp = params["cells"][0]
+  ei = _edge_index(config)
+  from0 = {j: jnp.stack([apply_op(k, cp, ei[(0, j)], x0, bn) for k in kinds])
+           for j in range(1, config.num_nodes)}
+  node1 = from0[1]
+  from1 = {}
+  for j in range(2, config.num_nodes):
+    # vmap over node-1 rows: each row is one candidate's node, so BN statistics
+    # stay per row, and the conv sees all rows as one big image batch.
+    from1[j] = jnp.stack([jax.vmap(lambda x, k=k: apply_op(k, cp, ei[(1, j)], x, bn))(node1)
+                          for k in kinds], axis=1)
+  return from0, node1, from1
+
+
+def _cell_per_candidate(cell_params: dict, x: jax.Array, ops: jax.Array, config: SupernetConfig,
+                        n_nw: int, gram: jax.Array):
+  """One cell for one candidate: ``lax.switch`` on each edge's op id."""
+  bn = config.batch_norm
+  ei = _edge_index(config)
+  nodes = [x]
+  for j in range(1, config.num_nodes):
+    total = jnp.zeros_like(x)
+    for i in range(j):
+      e = ei[(i, j)]
+      total = total + jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), nodes[i])
+    nodes.append(total)
+  return nodes[-1], _add_node_grams(config, ops, nodes, 0, n_nw, gram)
+
+
+def _add_node_grams(config, ops, nodes, start, n_nw, gram):
+  """NASWOT terms of nodes ``start..`` (each counted once per conv reading it)."""
+  if not n_nw:
+    return gram
+  for i in range(start, config.num_nodes - 1):
+    m = _conv_out_degree(config, ops, i)
+    # cond, not a multiply by zero: on CPU it skips the Gram of unused nodes.
+    gram = gram + jax.lax.cond(
+        m > 0, lambda v, m=m: m.astype(jnp.float32) * naswot_gram(v, n_nw),
+        lambda v: jnp.zeros((n_nw, n_nw), jnp.float32), nodes[i])
+  return gram
+
+
+def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
+                  config: SupernetConfig, *, share_first_cell: bool = True
+                  ) -> tuple[jax.Array, jax.Array]:
+  """Features of a batch of candidates with shared random weights.
+
+  Args:
+    params: weights from :func:`init_params`.
+    images: float32 ``[N, H, W, in_channels]``.
+    encodings: int32 ``[B, E]`` op ids (may be traced).
+    config: the network shape.
+    share_first_cell: compute first-cell terms from nodes 0 and 1 once for all
+      candidates (saves most of the first cell's work; costs memory for
+      ``K + (num_nodes - 2) * K**2`` activation tensors of ``N`` images).
+
+  Returns:
+    ``(features [B, N, feature_dim], naswot_kernel [B, n, n])``, equal to
+    :func:`single_forward` of each row.
+  """
+  bn = config.batch_norm
+  ei = _edge_index(config)
+  n_nw = min(config.naswot_images, images.shape[0])
+  x0 = stem(params, images, bn)
+  if share_first_cell and config.num_nodes > 2:
+    from0, node1, from1 = _shared_first_cell(params, x0, config)
+    if n_nw:
+      gram0 = naswot_gram(x0, n_nw)
+      gram1 = jax.vmap(lambda v: naswot_gram(v, n_nw))(node1)
+
+  def one(ops: jax.Array):
+    gram = jnp.zeros((n_nw, n_nw), jnp.float32)
+    feats = []
+    x = x0
+    for s in range(config.num_stages):
+      if s > 0:
+        y, a = reduction_block(params["reductions"][s - 1], x, bn)
+        if n_nw:
+          gram = gram + naswot_gram(x, n_nw) + naswot_gram(a, n_nw)
+        x = y
+      for c in range(config.cells_per_stage):
+        cp = params["cells"][s * config.cells_per_stage + c]
+        if s == 0 and c == 0 and share_first_cell and config.num_nodes > 2:
+          x, gram = _first_cell_shared(cp, ops, config, from0, node1, from1, n_nw, gram)
+          if n_nw:
+            gram = gram + _conv_out_degree(config, ops, 0).astype(jnp.float32) * gram0
+            gram = gram + _conv_out_degree(config, ops, 1).astype(jnp.float32) * gram1[ops[ei[(0, 1)]]]
+        else:
+          x, gram = _cell_per_candidate(cp, x, ops, config, n_nw, gram)
+      if config.features == "stages" and s < config.num_stages - 1:
+        feats.append(pooled(x, bn))
+    if n_nw:
+      gram = gram + naswot_gram(batch_norm(x, bn), n_nw)
+    feats.append(pooled(x, bn))
+    return jnp.concatenate(feats, axis=-1), gram
+
+  return jax.lax.map(one, jnp.asarray(encodings, jnp.int32))
+
+
+def _first_cell_shared(cell_params, ops, config, from0, node1, from1, n_nw, gram):
+  """The first cell of one candidate from the shared node-0/1 terms."""
+  bn = config.batch_norm
+  ei = _edge_index(config)
+  r1 = ops[ei[(0, 1)]]
+  nodes = [None, node1[r1]]
+  for j in range(2, config.num_nodes):
+    total = from0[j][ops[ei[(0, j)]]] + from1[j][r1, ops[ei[(1, j)]]]
+    for i in range(2, j):
+      e = ei[(i, j)]
+      total = total + jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), nodes[i])
+    nodes.append(total)
+  return nodes[-1], _add_node_grams(config, ops, nodes, 2, n_nw, gram)
+
+
+def network_flops(config: SupernetConfig, encodings: np.ndarray, height: int, width: int,
+                  num_images: int) -> np.ndarray:
+  """Conv FLOPs (2 per multiply-add) of directly built networks ``[N]``.
+
+  Counts what a per-candidate loop computes for ``num_images`` images: the
+  stem, the chosen conv ops of every cell and the reduction blocks. Pooling,
+  BN and additions (a few percent) are left out. :func:`batch_forward` does
+  less than this (the shared first-cell terms), so FLOPs / time measures the
+  useful work per second.
+  """
+  enc = np.asarray(encodings).reshape(-1, len(config.edges))
+  kinds = np.asarray(config.kinds)
+  n3 = np.sum(kinds[enc] == "conv3", axis=1)
+  n1 = np.sum(kinds[enc] == "conv1", axis=1)
+  macs = 9 * config.in_channels * config.channels * height * width * np.ones(enc.shape[0])
+  for s in range(config.num_stages):
+    c = config.stage_channels(s)
+    hw = (height // 2**s) * (width // 2**s)
+    if s > 0:
+      cin = config.stage_channels(s - 1)
+      macs += (9 * cin * c + 9 * c * c + cin * c) * hw
+    macs += config.cells_per_stage * (n3 * 9 + n1) * c * c * hw
+  return 2.0 * macs * num_images

@@ -1,0 +1,183 @@
+"""Random-weight evaluation (RWE): score architectures with a frozen random net.
+
+Hu et al., "Accelerating Multi-Objective Neural Architecture Search by
+Random-Weight Evaluation" (2021): keep a candidate network's weights random,
+fit only a linear read-out on its features, and use the read-out's held-out
+accuracy as a seconds-cheap estimate of the architecture's quality.
+
+Here all candidates share one set of random weights
+(:mod:`jaxnas.evaluate.cell_supernet`); a batch of candidates ``[B, E]`` runs in
+one jitted call that also fits the closed-form ridge probe
+(:mod:`jaxnas.evaluate.probe`) of every candidate and computes its NASWOT
+score from the same forward pass. :class:`RandomWeightEvaluator` splits any
+number of candidates into fixed-size batches (the last one padded), so a sweep
+of the whole space compiles once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnas import errors
+from jaxnas.data import images as images_lib
+from jaxnas.evaluate import cell_supernet
+from jaxnas.evaluate import probe
+from jaxnas.spaces import base
+from jaxnas.spaces import cell as cell_lib
+
+RIDGE_REDUCTIONS = ("mean", "max")
+
+
+class RandomWeightEvaluator:
+  """Scores architectures of a cell space by a random-weight linear probe.
+
+  Args:
+    space: a :class:`~jaxnas.spaces.CellSpace` (``nb201``, ``complete_dag:N``).
+    fit_images: images whose features fit the ridge probe.
+    eval_images: held-out images; probe accuracy on them is the score.
+    config: network shape; default ``SupernetConfig.for_space(space, **net)``.
+    weight_seeds: independent random-weight draws per candidate, averaged.
+    seed: seed of the random weights.
+    batch_size: candidates per jitted call (memory grows linearly with it).
+    ridges: ridge strengths of the probe (relative to unit feature variance).
+    ridge_reduce: ``"mean"`` (average accuracy over ``ridges``; smoother
+      scores with fewer ties) or ``"max"``.
+    share_first_cell: see :func:`cell_supernet.batch_forward`.
+    num_classes: label classes.
+    **net: fields of :class:`cell_supernet.SupernetConfig` (``channels``,
+      ``cells_per_stage``, ``batch_norm``, ``features``, ``naswot_images``...).
+  """
+
+  def __init__(self, space: base.Space, fit_images: images_lib.ImageSet,
+               eval_images: images_lib.ImageSet, *,
+               config: cell_supernet.SupernetConfig | None = None, weight_seeds: int = 1,
+               seed: int = 0, batch_size: int = 32,
+               ridges: Sequence[float] = probe.DEFAULT_RIDGES, ridge_reduce: str = "mean",
+               share_first_cell: bool = True, num_classes: int = 10, **net):
+    if not isinstance(space, cell_lib.CellSpace):
+      raise errors.ConfigError(
+          f"RandomWeightEvaluator needs a cell space (nb201, complete_dag:N), got {space!r}")
+    if ridge_reduce not in RIDGE_REDUCTIONS:
+      raise errors.ConfigError(
+          f"ridge_reduce={ridge_reduce!r}; expected one of {list(RIDGE_REDUCTIONS)}")
+    for name, value in (("weight_seeds", weight_seeds), ("batch_size", batch_size)):
+      if not isinstance(value, (int, np.integer)) or value < 1:
+        raise errors.ConfigError(f"{name} must be a positive int, got {value!r}")
+    if not ridges or any(r <= 0 for r in ridges):
+      raise errors.ConfigError(f"ridges must be positive strengths, got {list(ridges)!r}")
+    if len(fit_images) < 2 or len(eval_images) < 1:
+      raise errors.ConfigError(
+          f"need >= 2 fit images and >= 1 eval image, got {len(fit_images)} and {len(eval_images)}")
+    if fit_images.x.shape[1:] != eval_images.x.shape[1:]:
+      raise errors.ConfigError(
+          f"fit images {fit_images.x.shape[1:]} and eval images {eval_images.x.shape[1:]} differ in shape")
+    self.space = space
+    self.config = config or cell_supernet.SupernetConfig.for_space(space, **net)
+    if config is not None and net:
+      raise errors.ConfigError(f"pass either config or network fields, not both (got {sorted(net)})")
+    if self.config.num_nodes != space.num_nodes or tuple(self.config.ops) != tuple(space.ops):
+      raise errors.ConfigError(f"config {self.config} does not match the space {space!r}")
+    self.batch_size = int(batch_size)
+    self.weight_seeds = int(weight_seeds)
+    self.ridges = tuple(float(r) for r in ridges)
+    self.ridge_reduce = ridge_reduce
+    self.share_first_cell = share_first_cell
+    self.num_classes = num_classes
+    self.num_fit = len(fit_images)
+    self.num_eval = len(eval_images)
+    x = np.concatenate([fit_images.x, eval_images.x])
+    self.images = jnp.asarray(images_lib.normalize(x) if x.dtype == np.uint8 else x, jnp.float32)
+    self.fit_y = jnp.asarray(fit_images.y, jnp.int32)
+    self.eval_y = jnp.asarray(eval_images.y, jnp.int32)
+    keys = jax.random.split(jax.random.key(seed), self.weight_seeds)
+    self.params = jax.vmap(lambda k: cell_supernet.init_params(self.config, k))(keys)
+    self.num_traces = 0  # how often the jitted step was traced (= compiled)
+    self._step = jax.jit(self._step_impl)
+
+  # ----------------------------------------------------------- jitted core
+  def _step_impl(self, params, images, fit_y, eval_y, encodings):
+    self.num_traces += 1  # Runs only while tracing: counts compilations.
+    n_fit = self.num_fit
+    config = self.config
+
+    def per_seed(p):
+      feats, gram = cell_supernet.batch_forward(p, images, encodings, config,
+                                                share_first_cell=self.share_first_cell)
+      fit = functools.partial(probe.ridge_probe, num_classes=self.num_classes, ridges=self.ridges)
+      out = jax.vmap(lambda f: fit(f[:n_fit], fit_y, f[n_fit:], eval_y))(feats)
+      nw = (jax.vmap(probe.naswot_score)(gram) if config.naswot_images
+            else jnp.zeros(encodings.shape[0], jnp.float32))
+      return out["accuracy"], out["mse"], nw
+
+    return jax.lax.map(per_seed, params)  # each [S, B, ...]
+
+  def features(self, encodings: base.Encodings, seed_index: int = 0) -> np.ndarray:
+    """Features ``[B, N_fit + N_eval, feature_dim]`` of a few candidates (for checks)."""
+    enc = self._check(encodings)
+    p = jax.tree.map(lambda a: a[seed_index], self.params)
+    feats, _ = cell_supernet.batch_forward(p, self.images, jnp.asarray(enc), self.config,
+                                           share_first_cell=self.share_first_cell)
+    return np.asarray(feats)
+
+  # ----------------------------------------------------------- public API
+  def _check(self, encodings) -> np.ndarray:
+    enc = np.asarray(encodings)
+    if enc.ndim != 2 or enc.shape[1] != self.space.num_positions:
+      raise errors.WrongLengthError(
+          f"{self.space.name}: expected encodings [N, {self.space.num_positions}], got shape "
+          f"{enc.shape}")
+    ok = base.Space.is_valid(self.space, enc)  # op ids in range; connectivity not needed
+    if not np.all(ok):
+      i = int(np.nonzero(~ok)[0][0])
+      raise errors.InvalidArchitectureError(
+          f"{self.space.name}: row {i} {enc[i].tolist()} has op ids outside 0..{len(self.space.ops) - 1}")
+    return enc.astype(np.int32)
+
+  def score_all(self, encodings: base.Encodings) -> dict[str, np.ndarray]:
+    """Every signal for ``encodings`` ``[N, E]``.
+
+    Returns:
+      ``probe_accuracy [N]`` (the score: held-out accuracy, reduced over
+      ridges, mean over weight seeds), ``probe_accuracy_per_ridge [N, R]``,
+      ``probe_mse [N]`` (held-out MSE at the best ridge), ``naswot [N]``.
+    """
+    enc = self._check(encodings)
+    n = enc.shape[0]
+    accs, mses, nws = [], [], []
+    for lo in range(0, n, self.batch_size):
+      chunk = enc[lo:lo + self.batch_size]
+      m = chunk.shape[0]
+      if m < self.batch_size:  # pad with copies so the shape (and the compile) stays
+        chunk = np.concatenate([chunk, np.repeat(chunk[:1], self.batch_size - m, axis=0)])
+      acc, mse, nw = self._step(self.params, self.images, self.fit_y, self.eval_y,
+                                jnp.asarray(chunk))
+      accs.append(np.asarray(acc)[:, :m])
+      mses.append(np.asarray(mse)[:, :m])
+      nws.append(np.asarray(nw)[:, :m])
+    if n == 0:
+      r = len(self.ridges)
+      return {"probe_accuracy": np.zeros(0), "probe_accuracy_per_ridge": np.zeros((0, r)),
+              "probe_mse": np.zeros(0), "naswot": np.zeros(0)}
+    acc = np.concatenate(accs, axis=1).astype(np.float64).mean(axis=0)  # [N, R]
+    mse = np.concatenate(mses, axis=1).astype(np.float64).mean(axis=0)
+    nw = np.concatenate(nws, axis=1).astype(np.float64).mean(axis=0)
+    score = acc.mean(axis=1) if self.ridge_reduce == "mean" else acc.max(axis=1)
+    return {"probe_accuracy": score, "probe_accuracy_per_ridge": acc,
+            "probe_mse": mse.min(axis=1), "naswot": nw}
+
+  def score(self, encodings: base.Encodings) -> np.ndarray:
+    """Probe accuracy ``[N]`` of ``encodings`` ``[N, E]`` (higher is better)."""
+    return self.score_all(encodings)["probe_accuracy"]
+
+  __call__ = score
+
+  def flops_per_candidate(self, encodings: base.Encodings) -> np.ndarray:
+    """FLOPs ``[N]`` a directly built network spends on the evaluator's images."""
+    h, w = self.images.shape[1:3]
+    return cell_supernet.network_flops(self.config, self._check(encodings), h, w,
+                                       int(self.images.shape[0])) * self.weight_seeds
