@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
+from jaxnas import errors
 from jaxnas.spaces import base
 
 
@@ -114,8 +115,14 @@ def encode(space: base.Space, encodings: base.Encodings,
   tmpl = template_for(space)
   edge_mask = dense.adjacency[:, tmpl.senders, tmpl.receivers]
   n = enc.shape[0]
-  glob = (np.zeros((n, 0), np.float32) if globals_ is None
-          else np.asarray(globals_, np.float32).reshape(n, -1))
+  if globals_ is None:
+    glob = np.zeros((n, 0), np.float32)
+  else:
+    glob = np.asarray(globals_, np.float32)
+    if glob.ndim == 0 or glob.shape[0] != n:
+      raise errors.ConfigError(
+          f"globals_ has shape {glob.shape}, expected one row per architecture ({n})")
+    glob = glob.reshape(n, int(np.prod(glob.shape[1:])))
   return GraphArrays(dense.node_ops.astype(np.int32), dense.node_mask.astype(bool),
                      edge_mask.astype(bool), glob)
 

@@ -28,6 +28,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
   fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
   try:
     with os.fdopen(fd, "wb") as f:
+      # mkstemp makes the file owner-only (0600); give the result the mode a
+      # plain open() would (or keep the mode of the file it replaces).
+      os.fchmod(f.fileno(), _target_mode(path))
       f.write(data)
       f.flush()
       os.fsync(f.fileno())
@@ -36,6 +39,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     if os.path.exists(tmp):
       os.unlink(tmp)
     raise
+
+
+def _target_mode(path: str) -> int:
+  """Permission bits for ``path``: its current ones, else 0666 minus the umask."""
+  try:
+    return os.stat(path).st_mode & 0o7777
+  except OSError:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -56,14 +69,23 @@ def atomic_write_csv(path: str | os.PathLike, rows: Iterable[Sequence]) -> None:
 
 
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
-  """Appends one JSON line (a torn last line is skipped by :func:`read_jsonl`)."""
-  with open(path, "a", encoding="utf-8") as f:
-    f.write(json.dumps(record, sort_keys=True, default=_json_default) + "\n")
+  """Appends one JSON line (a torn last line is skipped by :func:`read_jsonl`).
+
+  If the file ends in a torn line (a kill mid-append), the record starts on a
+  new line, so it is not glued to the torn one and lost with it.
+  """
+  line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
+  with open(path, "a+b") as f:
+    if f.tell() > 0:
+      f.seek(-1, os.SEEK_END)
+      if f.read(1) != b"\n":
+        line = "\n" + line
+    f.write(line.encode("utf-8"))
     f.flush()
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-  """Reads JSON lines, skipping a torn final line left by a kill."""
+  """Reads JSON lines, skipping torn lines left by kills (lines that are not JSON)."""
   out = []
   if not os.path.exists(path):
     return out

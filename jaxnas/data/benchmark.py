@@ -63,6 +63,9 @@ class Benchmark:
         raise errors.BenchmarkDataError(
             f"{self.name}: column {k!r} has shape {v.shape}, expected ({n},)")
     self.index = np.arange(n) if self.index is None else np.asarray(self.index, np.int64)
+    if self.index.shape != (n,):
+      raise errors.BenchmarkDataError(
+          f"{self.name}: index has shape {self.index.shape}, expected ({n},)")
     keys = encoding_keys(self.space, self.encodings)
     order = np.argsort(keys, kind="stable")
     self._sorted_keys = keys[order]
@@ -111,12 +114,18 @@ class Benchmark:
     enc = np.asarray(encodings, np.int32).reshape(-1, self.space.num_positions)
     valid = self.space.is_valid(enc)
     keys = encoding_keys(self.space, np.where(valid[:, None], enc, 0))
-    pos = np.searchsorted(self._sorted_keys, keys)
-    pos = np.minimum(pos, len(self) - 1)
-    found = valid & (self._sorted_keys[pos] == keys)
-    rows = np.where(found, self._sorted_rows[pos], -1)
-    if np.any(~found):
-      # Archs isomorphic to a table entry (NB101, NAS-Bench-Graph) resolve here.
+    if len(self):
+      pos = np.minimum(np.searchsorted(self._sorted_keys, keys), len(self) - 1)
+      found = valid & (self._sorted_keys[pos] == keys)
+      rows = np.where(found, self._sorted_rows[pos], -1)
+    else:
+      found = np.zeros(enc.shape[0], bool)
+      rows = np.full(enc.shape[0], -1, np.int64)
+    if len(self) and getattr(self.space, "tables_are_canonical", False):
+      # Tables with one row per isomorphism class (NB101, NAS-Bench-Graph):
+      # an arch isomorphic to a table entry resolves to that entry. Other
+      # tables (NB201) hold isomorphic archs as separate measured rows, so an
+      # arch missing from them is out of domain.
       for i in np.nonzero(~found & valid)[0]:
         rows[i] = self._canonical_row(enc[i])
     if strict and np.any(rows < 0):
@@ -133,13 +142,8 @@ class Benchmark:
 
   def _canonical_row(self, encoding: np.ndarray) -> int:
     if self._canonical_rows is None:
-      if self.space.canonical_id(self.encodings[0]) == self.space.format(self.encodings[0]):
-        self._canonical_rows = {}
-      else:
-        ids = self.space.canonical_ids(self.encodings)
-        self._canonical_rows = {cid: r for r, cid in enumerate(ids)}
-    if not self._canonical_rows:
-      return -1
+      ids = self.space.canonical_ids(self.encodings)
+      self._canonical_rows = {cid: r for r, cid in enumerate(ids)}
     try:
       return self._canonical_rows.get(self.space.canonical_id(encoding), -1)
     except errors.InvalidArchitectureError:
@@ -228,7 +232,24 @@ class QueryOracle:
             "metric": self.metric_name}
 
   def load_state_dict(self, state: Mapping) -> None:
-    self._queried = {int(r): i for i, r in enumerate(state["queried_rows"])}
+    """Restores :meth:`state_dict` output of an oracle on the same table.
+
+    Raises:
+      CheckpointError: the state is of another metric or names rows outside
+        the table.
+    """
+    metric = state.get("metric", self.metric_name)
+    if metric != self.metric_name:
+      raise errors.CheckpointError(
+          f"{self.benchmark.name}: oracle state is for metric {metric!r}, "
+          f"this oracle answers {self.metric_name!r}")
+    rows = [int(r) for r in state["queried_rows"]]
+    bad = [r for r in rows if not 0 <= r < len(self.benchmark)]
+    if bad:
+      raise errors.CheckpointError(
+          f"{self.benchmark.name}: oracle state names row {bad[0]}, but the table "
+          f"has {len(self.benchmark)} rows")
+    self._queried = {r: i for i, r in enumerate(rows)}
     self.budget = state.get("budget", self.budget)
 
 

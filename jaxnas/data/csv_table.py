@@ -26,9 +26,25 @@ def read_csv_columns(path: str | os.PathLike, *, required: Sequence[str] = ()) -
     BenchmarkDataError: unreadable file, no header, ragged rows or missing
       required columns (the message names the file, line and column).
   """
+  return read_csv_table(path, required=required)[0]
+
+
+def read_csv_table(path: str | os.PathLike, *,
+                   required: Sequence[str] = ()) -> tuple[dict[str, list[str]], list[int]]:
+  """Like :func:`read_csv_columns`, also returning the file line of each row.
+
+  Blank lines are skipped, so data rows need not be consecutive lines; the
+  line numbers keep messages about later rows pointing at the right line. A
+  UTF-8 byte-order mark (as Excel writes) is ignored.
+
+  Returns:
+    ``({column: [values]}, line_numbers)``.
+  """
   path = os.fspath(path)
+  lines: list[int] = []
+  reader = None
   try:
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
       reader = csv.reader(f)
       try:
         header = next(reader)
@@ -42,19 +58,36 @@ def read_csv_columns(path: str | os.PathLike, *, required: Sequence[str] = ()) -
         raise errors.BenchmarkDataError(
             f"{path}: missing column(s) {missing}; the header has {header}")
       cols: dict[str, list[str]] = {h: [] for h in header}
-      for line, row in enumerate(reader, start=2):
+      for row in reader:
+        line = reader.line_num  # the last line of the row (a quoted field can span lines)
         if not row:
           continue
         if len(row) != len(header):
           raise errors.BenchmarkDataError(
               f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
+        lines.append(line)
         for h, v in zip(header, row):
           cols[h].append(v)
   except OSError as e:
     raise errors.BenchmarkDataError(f"cannot read {path}: {e.strerror or e}") from None
-  except (UnicodeDecodeError, csv.Error) as e:
-    raise errors.BenchmarkDataError(f"{path}: not a UTF-8 CSV file ({e})") from None
-  return cols
+  except UnicodeDecodeError as e:
+    raise errors.BenchmarkDataError(
+        f"{path}, line {_first_undecodable_line(path)}: not a UTF-8 CSV file ({e.reason})") from None
+  except csv.Error as e:
+    line = reader.line_num if reader is not None else 1
+    raise errors.BenchmarkDataError(f"{path}, line {line}: malformed CSV ({e})") from None
+  return cols, lines
+
+
+def _first_undecodable_line(path: str) -> int | str:
+  """1-based number of the first line of ``path`` that is not UTF-8 ("?" if none)."""
+  with open(path, "rb") as f:
+    for number, raw in enumerate(f, start=1):
+      try:
+        raw.decode("utf-8")
+      except UnicodeDecodeError:
+        return number
+  return "?"
 
 
 def load_csv(path: str | os.PathLike, space: base.Space, *, name: str | None = None,
@@ -71,17 +104,26 @@ def load_csv(path: str | os.PathLike, space: base.Space, *, name: str | None = N
     label_columns: columns that must be finite in every row (targets).
     on_invalid: ``"raise"`` or ``"drop"``, see :func:`table_checks.check_table`.
   """
-  cols = read_csv_columns(path, required=[arch_column, *label_columns])
+  cols, lines = read_csv_table(path, required=[arch_column, *label_columns])
+  if not lines:
+    raise errors.BenchmarkDataError(f"{path}: the table has a header but no data rows")
   archs = cols.pop(arch_column)
   index = cols.pop(index_column, None) if index_column else None
   if index is not None:
-    try:
-      index_vals = np.asarray([int(v) for v in index], np.int64)
-    except ValueError:
-      raise errors.BenchmarkDataError(f"{path}: column {index_column!r} must hold integers") from None
+    index_vals = np.zeros(len(index), np.int64)
+    for i, v in enumerate(index):
+      try:
+        index_vals[i] = int(v)
+      except (ValueError, OverflowError):
+        raise errors.BenchmarkDataError(
+            f"{path}, line {lines[i]}: column {index_column!r} must hold integers, "
+            f"got {v!r}") from None
   enc, metrics, report = table_checks.check_table(
       space, archs, cols, source=os.fspath(path), label_columns=label_columns,
-      on_invalid=on_invalid)
+      on_invalid=on_invalid, line_numbers=lines)
+  if not report.kept_rows.size:
+    raise errors.BenchmarkDataError(
+        f"{report.summary()}. No rows are left after dropping the invalid ones.")
   bench = benchmark.Benchmark(name or os.path.basename(os.fspath(path)), space, enc, metrics,
                               index=None if index is None else index_vals[report.kept_rows],
                               source=os.fspath(path))

@@ -74,6 +74,7 @@ def _to_float(value) -> float | None:
 def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequence], *,
                 source: str, label_columns: Sequence[str] = (),
                 on_invalid: str = "raise", row_offset: int = 2,
+                line_numbers: Sequence[int] | None = None,
                 parse=None) -> tuple[np.ndarray, dict[str, np.ndarray], TableReport]:
   """Parses and checks a table.
 
@@ -88,6 +89,8 @@ def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequen
       report them).
     row_offset: number added to a 0-based data row in messages (2 for a CSV
       with a header: the first data row is line 2).
+    line_numbers: ``[N]`` file line of each row, used in messages instead of
+      ``row + row_offset`` (for files whose rows are not consecutive lines).
     parse: architecture parser (default ``space.parse``).
 
   Returns:
@@ -97,6 +100,17 @@ def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequen
     raise errors.ConfigError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")
   parse = parse or space.parse
   n = len(archs)
+  missing = [c for c in label_columns if c not in columns]
+  if missing:
+    raise errors.BenchmarkDataError(
+        f"{source}: missing label column(s) {missing}; the table has {sorted(columns)}")
+  if line_numbers is not None:
+    if len(line_numbers) != n:
+      raise errors.BenchmarkDataError(
+          f"{source}: {len(line_numbers)} line numbers for {n} rows")
+    lines = [int(x) for x in line_numbers]
+  else:
+    lines = [i + row_offset for i in range(n)]
   problems: dict[str, list[tuple[int, str]]] = {
       "invalid_arch": [], "non_numeric": [], "non_finite_label": [],
       "duplicate": [], "isomorphic_duplicate": []}
@@ -106,7 +120,7 @@ def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequen
     try:
       enc[i] = parse(a)
     except errors.InvalidArchitectureError as e:
-      problems["invalid_arch"].append((i + row_offset, str(e)))
+      problems["invalid_arch"].append((lines[i], str(e)))
       bad[i] = True
   metrics = {}
   for name, raw in columns.items():
@@ -117,14 +131,14 @@ def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequen
     for i, v in enumerate(raw):
       f = _to_float(v)
       if f is None:
-        problems["non_numeric"].append((i + row_offset, f"column {name!r} holds {v!r}"))
+        problems["non_numeric"].append((lines[i], f"column {name!r} holds {v!r}"))
         bad[i] = True
         f = math.nan
       vals[i] = f
     if name in label_columns:
       for i in np.nonzero(~np.isfinite(vals) & ~bad)[0]:
         problems["non_finite_label"].append(
-            (int(i) + row_offset, f"label {name!r} is {raw[i]!r}"))
+            (lines[i], f"label {name!r} is {raw[i]!r}"))
         bad[i] = True
     metrics[name] = vals
   # Duplicates among the parsable rows: first occurrence wins.
@@ -133,7 +147,7 @@ def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequen
     key = enc[i].tobytes()
     if key in seen:
       problems["duplicate"].append(
-          (int(i) + row_offset, f"same architecture as row {seen[key] + row_offset}"))
+          (lines[i], f"same architecture as row {lines[seen[key]]}"))
       bad[i] = True
     else:
       seen[key] = int(i)
@@ -143,7 +157,7 @@ def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequen
       cid = space.canonical_id(enc[i])
       if cid in seen_iso:
         problems["isomorphic_duplicate"].append(
-            (int(i) + row_offset, f"isomorphic to row {seen_iso[cid] + row_offset}"))
+            (lines[i], f"isomorphic to row {lines[seen_iso[cid]]}"))
         bad[i] = True
       else:
         seen_iso[cid] = int(i)

@@ -166,6 +166,10 @@ class Space(abc.ABC):
     input. The last position varies fastest.
     """
     idx = np.asarray(indices, dtype=np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= self.num_combinations):
+      raise errors.ConfigError(
+          f"{self.name}: combination indices must be in 0..{self.num_combinations - 1}, got "
+          f"{int(idx.min())}..{int(idx.max())}")
     out = np.empty((idx.shape[0], self.num_positions), np.int32)
     rem = idx.copy()
     for p in range(self.num_positions - 1, -1, -1):
@@ -201,6 +205,8 @@ class Space(abc.ABC):
     out = enc.copy()
     todo = np.arange(enc.shape[0])
     mutable = np.nonzero(self.cardinalities > 1)[0]
+    if mutable.size == 0 and enc.shape[0]:
+      raise errors.ConfigError(f"{self.name}: no position has more than one choice to mutate")
     for _ in range(1000):
       if todo.size == 0:
         return out
@@ -256,6 +262,10 @@ def iterate_chunks(space: Space, chunk_size: int, *, start_chunk: int = 0):
   flat however large the space is; invalid combinations are dropped, so a chunk
   can hold fewer than ``chunk_size`` rows. ``start_chunk`` resumes a sweep.
   """
+  if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+    raise errors.ConfigError(f"chunk_size must be a positive int, got {chunk_size!r}")
+  if not isinstance(start_chunk, (int, np.integer)) or start_chunk < 0:
+    raise errors.ConfigError(f"start_chunk must be an int >= 0, got {start_chunk!r}")
   total = space.num_combinations
   num_chunks = -(-total // chunk_size)
   for c in range(start_chunk, num_chunks):

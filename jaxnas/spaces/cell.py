@@ -70,7 +70,8 @@ class CellSpace(base.Space):
 
   # ----------------------------------------------------------- string form
   def format(self, encoding: base.Encoding) -> str:
-    enc = np.asarray(encoding)
+    # Shape and range only: disconnected cells can still be named in messages.
+    enc = base.Space.validate(self, encoding)
     groups = []
     k = 0
     for j in range(1, self.num_nodes):
@@ -101,7 +102,8 @@ class CellSpace(base.Space):
       by_src = {}
       for item in items:
         op, sep, src = item.partition("~")
-        if not sep or not src.isdigit():
+        # isdigit() alone admits non-ASCII digits such as '²', which int() rejects.
+        if not sep or not (src.isascii() and src.isdigit()):
           raise errors.InvalidArchitectureError(
               f"{self.name}: edge {item!r} in group {j} of {text!r} is not 'op~source'")
         if op not in self._op_index:

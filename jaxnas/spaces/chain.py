@@ -48,7 +48,9 @@ class ChainSpace(base.Space):
         raise errors.ConfigError(f"{name}: position {p} needs distinct choices, got {cs!r}")
       for c in cs:
         if not c or "|" in c or c != c.strip():
-          raise errors.ConfigError(f"{name}: choice {c!r} may not be empty or contain '|'")
+          raise errors.ConfigError(
+              f"{name}: choice {c!r} at position {p} may not be empty, contain '|' or "
+              "start or end with whitespace")
     self.name = name
     super().__init__([len(cs) for cs in self.choices])
     vocab = sorted({c for cs in self.choices for c in cs})
@@ -70,7 +72,7 @@ class ChainSpace(base.Space):
     return cls([list(choices)] * num_positions, **kwargs)
 
   def format(self, encoding: base.Encoding) -> str:
-    enc = np.asarray(encoding)
+    enc = self.validate(encoding)
     return "|".join(self.choices[p][int(k)] for p, k in enumerate(enc))
 
   def parse(self, text: str) -> base.Encoding:

@@ -24,6 +24,7 @@ from the benchmark table (``Benchmark.index``).
 from __future__ import annotations
 
 import ast
+import operator
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -81,12 +82,13 @@ class NB201Space(cell.CellSpace):
     if isinstance(op_indices, str):
       try:
         op_indices = ast.literal_eval(op_indices)
-      except (ValueError, SyntaxError):
+      except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise errors.InvalidArchitectureError(
             f"nb201: {op_indices!r} is not a NASLib tuple like '(4, 3, 3, 3, 2, 3)'") from None
     try:
-      t = [int(x) for x in op_indices]
-    except (TypeError, ValueError):
+      # operator.index: ints only (no silent truncation of 2.7, no int('inf')).
+      t = [operator.index(x) for x in op_indices]
+    except TypeError:
       raise errors.InvalidArchitectureError(
           f"nb201: NASLib tuple {op_indices!r} must hold 6 integers") from None
     if len(t) != 6:

@@ -18,12 +18,20 @@ def _int(text: str, what: str, spec: str) -> int:
     raise errors.ConfigError(f"space spec {spec!r}: {what} must be an integer, got {text!r}") from None
 
 
-@functools.lru_cache(maxsize=64)
 def get_space(spec: str) -> base.Space:
-  """Returns the space named by ``spec`` (cached: the same object per spec)."""
+  """Returns the space named by ``spec`` (cached: the same object per spec).
+
+  Raises:
+    ConfigError: ``spec`` is not a string or names no space.
+  """
+  # Checked before the cache, which would raise TypeError for unhashable specs.
   if not isinstance(spec, str) or not spec.strip():
     raise errors.ConfigError(f"space spec must be a non-empty string, got {spec!r}")
-  spec = spec.strip()
+  return _get_space(spec.strip())
+
+
+@functools.lru_cache(maxsize=64)
+def _get_space(spec: str) -> base.Space:
   kind, _, rest = spec.partition(":")
   if kind == "nb201" and not rest:
     return nb201.NB201Space()
@@ -41,8 +49,8 @@ def get_space(spec: str) -> base.Space:
       raise errors.ConfigError(f"space spec {spec!r}: expected cell:N:op1,op2,...")
     return cell.CellSpace(_int(n, "N", spec), ops.split(","), name=spec)
   if kind == "chain":
-    head, _, ops = rest.partition(":")
-    if ops:
+    head, sep, ops = rest.partition(":")
+    if sep:  # chain:L:c1,c2,... (an empty choice list is refused by ChainSpace)
       return chain.ChainSpace.repeated(_int(head, "L", spec), ops.split(","), name=spec)
     if rest:
       return chain.ChainSpace([p.split(",") for p in rest.split("/")], name=spec)
