@@ -70,6 +70,25 @@ class ImageSet:
           f"holds {len(self)}")
     return ImageSet(self.x[offset:offset + n], self.y[offset:offset + n], self.source)
 
+  def stratified(self, n: int, seed: int = 0) -> "ImageSet":
+    """``n`` images, classes as balanced as possible, chosen by a seeded shuffle.
+
+    Use this rather than :meth:`take` for probe sets: files may be sorted by
+    class (the shared ``test.npz`` is), and a small probe set needs every class.
+    """
+    if n < 1 or n > len(self):
+      raise errors.ConfigError(f"asked for {n} images, but {self.source or 'the set'} holds {len(self)}")
+    rng = np.random.default_rng(seed)
+    per_class = [rng.permutation(np.nonzero(self.y == c)[0]) for c in np.unique(self.y)]
+    # Round-robin over classes: the k-th image of every class before the (k+1)-th.
+    rank = np.empty(len(self), np.int64)
+    for idx in per_class:
+      rank[idx] = np.arange(idx.size)
+    tie = rng.permutation(len(self))
+    order = np.lexsort((tie, rank))[:n]
+    order = np.sort(order)
+    return ImageSet(self.x[order], self.y[order], self.source)
+
 
 def _check_split(split: str) -> None:
   if split not in _SPLITS:

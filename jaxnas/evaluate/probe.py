@@ -58,7 +58,7 @@ def ridge_probe(fit_x: jax.Array, fit_y: jax.Array, eval_x: jax.Array, eval_y: j
   s = jnp.maximum(s, 0.0)
   proj = v.T @ (xs.T @ (y1 - ymean)) / n  # [d, classes]
   lam = jnp.asarray(ridges, jnp.float32)
-  w = jnp.einsum("dk,rd,dc->rkc", v, 1.0 / (s[None, :] + lam[:, None]), proj)
+  w = jnp.einsum("kd,rd,dc->rkc", v, 1.0 / (s[None, :] + lam[:, None]), proj)  # v[:, d]: eigvec d
   pred = jnp.einsum("md,rdc->rmc", xe, w) + ymean
   acc = jnp.mean(jnp.argmax(pred, axis=-1) == eval_y[None, :], axis=-1)
   ye = jax.nn.one_hot(eval_y, num_classes, dtype=jnp.float32)

@@ -1,0 +1,170 @@
+r"""Score NB201 (or complete-DAG) cells with the random-weight linear probe.
+
+  python -m experiments.rwe --space=nb201 --num_candidates=1000 --seed=0 --workdir=/tmp/rwe
+
+Writes ``config.json``, ``scores.csv``, ``results.json`` (Kendall tau /
+Spearman of the probe vs ``cifar10_test`` when the benchmark is present, with
+the ``params_m`` baseline and NASWOT from the same forward pass;
+``candidates_per_s``) and ``rwe_vs_accuracy.png`` under ``--workdir``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import numpy as np
+
+from jaxnas import errors
+from jaxnas import io_utils
+from jaxnas import metrics
+from jaxnas.data import images as images_lib
+from jaxnas.data import registry
+from jaxnas.evaluate import rwe
+from jaxnas.spaces import get_space
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("space", "nb201", "Cell space: nb201 or complete_dag:N.")
+flags.DEFINE_string("num_candidates", "1000", "How many candidates, or 'all'.")
+flags.DEFINE_integer("seed", 0, "Seed of candidate sampling and random weights.")
+flags.DEFINE_string("workdir", None, "Output folder.")
+flags.DEFINE_integer("channels", 16, "Width of the first stage.")
+flags.DEFINE_integer("cells_per_stage", 1, "Cells per stage.")
+flags.DEFINE_integer("num_fit_images", 1000, "Probe fit images (train split, class-balanced).")
+flags.DEFINE_integer("num_eval_images", 1000, "Probe held-out images (test split, class-balanced).")
+flags.DEFINE_integer("weight_seeds", 1, "Random-weight draws per candidate (averaged).")
+flags.DEFINE_integer("batch_size", 16, "Candidates per jitted call.")
+flags.DEFINE_integer("naswot_images", 64, "Images of the NASWOT kernel (0: off).")
+flags.DEFINE_string("batch_norm", "batch", "batch | none")
+flags.DEFINE_string("features", "stages", "last | stages")
+flags.DEFINE_list("ridges", ["0.001", "0.01", "0.1", "1"], "Ridge strengths.")
+flags.DEFINE_string("ridge_reduce", "mean", "mean | max over ridges.")
+flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
+flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
+flags.DEFINE_string("target", "cifar10_test", "Benchmark column to correlate with.")
+
+
+def load_images(cfg: dict):
+  """Class-balanced fit (train split) and eval (test split) images."""
+  fit = images_lib.load_cifar10_npz("train", cfg["images_dir"])
+  ev = images_lib.load_cifar10_npz("test", cfg["images_dir"])
+  return (fit.stratified(cfg["num_fit_images"], cfg["seed"]),
+          ev.stratified(cfg["num_eval_images"], cfg["seed"]))
+
+
+def pick_candidates(space, bench, cfg: dict) -> np.ndarray:
+  """``--num_candidates`` random benchmark rows (or space samples), or all."""
+  key = jax.random.key(cfg["seed"])
+  if cfg["num_candidates"] == "all":
+    if bench is not None:
+      return bench.encodings
+    return space.enumerate()
+  try:
+    n = int(cfg["num_candidates"])
+  except ValueError:
+    raise errors.ConfigError(
+        f"--num_candidates={cfg['num_candidates']!r}: expected an integer or 'all'") from None
+  if bench is not None:
+    if n > len(bench):
+      raise errors.ConfigError(f"--num_candidates={n} exceeds the {len(bench)} archs of the benchmark")
+    return bench.encodings[np.sort(np.asarray(jax.random.permutation(key, len(bench)))[:n])]
+  return space.sample(key, n)
+
+
+def make_evaluator(space, fit, ev, cfg: dict) -> rwe.RandomWeightEvaluator:
+  return rwe.RandomWeightEvaluator(
+      space, fit, ev, channels=cfg["channels"], cells_per_stage=cfg["cells_per_stage"],
+      weight_seeds=cfg["weight_seeds"], seed=cfg["seed"], batch_size=cfg["batch_size"],
+      naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"], features=cfg["features"],
+      ridges=[float(r) for r in cfg["ridges"]], ridge_reduce=cfg["ridge_reduce"])
+
+
+def plot(path: str, score: np.ndarray, acc: np.ndarray, tau: float, cfg: dict) -> None:
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+  ax.scatter(score, acc, s=4, alpha=0.5)
+  ax.set_xlabel("random-weight probe accuracy (held-out)")
+  ax.set_ylabel(f"{cfg['target']} (%)")
+  ax.set_title(f"{cfg['space']}: {len(score)} cells, Kendall tau {tau:.3f}")
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
+
+
+def run(cfg: dict, workdir: str) -> dict:
+  """Scores candidates and writes the result files; returns results.json's content."""
+  os.makedirs(workdir, exist_ok=True)
+  io_utils.atomic_write_json(os.path.join(workdir, "config.json"), cfg)
+  space = get_space(cfg["space"])
+  bench = None
+  if cfg["space"] == "nb201":
+    try:
+      bench = registry.load_benchmark("nb201", data_dir=cfg["data_dir"])
+    except errors.ConfigError as e:
+      logging.warning("no NB201 benchmark (%s): scores only, no correlations", e)
+  cands = pick_candidates(space, bench, cfg)
+  fit, ev = load_images(cfg)
+  evaluator = make_evaluator(space, fit, ev, cfg)
+  t = time.perf_counter()
+  evaluator.score_all(cands[:evaluator.batch_size])  # compile outside the timing
+  compile_s = time.perf_counter() - t
+  t = time.perf_counter()
+  out = evaluator.score_all(cands)
+  secs = time.perf_counter() - t
+  results = {"settings": cfg, "num_candidates": int(len(cands)), "seconds": secs,
+             "compile_seconds": compile_s, "candidates_per_s": len(cands) / secs,
+             "num_compilations": evaluator.num_traces,
+             "feature_dim": evaluator.config.feature_dim}
+  rows = [["arch", "probe_accuracy", "probe_mse", "naswot"]]
+  archs = space.format_many(cands)
+  header_extra = []
+  if bench is not None:
+    brow = bench.rows(cands)
+    acc = bench.metric(cfg["target"])[brow]
+    params = bench.metric("params_m")[brow]
+    header_extra = [cfg["target"], "params_m"]
+    results["probe"] = metrics.ranking_report(out["probe_accuracy"], acc)
+    results["probe_neg_mse"] = metrics.ranking_report(-out["probe_mse"], acc)
+    results["params_m"] = metrics.ranking_report(params, acc)
+    results["naswot_jaxnas"] = metrics.ranking_report(out["naswot"], acc)
+    if "naswot" in bench.metrics:
+      results["naswot_benchmark"] = metrics.ranking_report(bench.metric("naswot")[brow], acc)
+    results["probe_kendalltau_per_ridge"] = [
+        metrics.kendall_tau_np(out["probe_accuracy_per_ridge"][:, r], acc)
+        for r in range(out["probe_accuracy_per_ridge"].shape[1])]
+    plot(os.path.join(workdir, "rwe_vs_accuracy.png"), out["probe_accuracy"], acc,
+         results["probe"]["kendalltau"], cfg)
+  rows[0] += header_extra
+  for i, a in enumerate(archs):
+    row = [a, f"{out['probe_accuracy'][i]:.6f}", f"{out['probe_mse'][i]:.6f}",
+           f"{out['naswot'][i]:.4f}"]
+    if bench is not None:
+      row += [f"{acc[i]:.4f}", f"{params[i]:.6f}"]
+    rows.append(row)
+  io_utils.atomic_write_csv(os.path.join(workdir, "scores.csv"), rows)
+  io_utils.atomic_write_json(os.path.join(workdir, "results.json"), results)
+  return results
+
+
+def main(argv):
+  del argv
+  if not FLAGS.workdir:
+    raise app.UsageError("--workdir is required")
+  cfg = {k: FLAGS[k].value for k in (
+      "space", "num_candidates", "seed", "channels", "cells_per_stage", "num_fit_images",
+      "num_eval_images", "weight_seeds", "batch_size", "naswot_images", "batch_norm", "features",
+      "ridges", "ridge_reduce", "images_dir", "data_dir", "target")}
+  res = run(cfg, FLAGS.workdir)
+  summary = {k: res[k]["kendalltau"] for k in ("probe", "params_m", "naswot_jaxnas") if k in res}
+  logging.info("candidates/s %.1f; Kendall tau %s", res["candidates_per_s"], summary)
+  print(f"candidates/s {res['candidates_per_s']:.1f}; Kendall tau {summary}")
+
+
+if __name__ == "__main__":
+  app.run(main)
