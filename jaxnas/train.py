@@ -210,7 +210,7 @@ class RankerTrainer:
     self.graphdef, _ = models.create_model(model_config, self.template.vocab_size,
                                            jax.random.key(0), template=self.template)
     schedule = optax.warmup_cosine_decay_schedule(
-        0.0, train_config.learning_rate, min(train_config.warmup_steps, train_config.num_steps),
+        0.0, train_config.learning_rate, min(train_config.warmup_steps, train_config.num_steps - 1),
         train_config.num_steps, end_value=0.0)
     self.tx = optax.chain(optax.clip_by_global_norm(train_config.grad_clip),
                           optax.adamw(schedule, weight_decay=train_config.weight_decay))
