@@ -1,0 +1,243 @@
+"""Tests of random-weight evaluation: image loaders, the supernet, the probe, the evaluator."""
+
+from __future__ import annotations
+
+import pickle
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas import errors
+from jaxnas.data import images as images_lib
+from jaxnas.data import paths
+from jaxnas.evaluate import cell_supernet as cs
+from jaxnas.evaluate import probe
+from jaxnas.evaluate import rwe
+from jaxnas.spaces import CompleteDAGSpace
+from jaxnas.spaces import NB201Space
+
+SPACE = NB201Space()
+TINY = dict(channels=4, naswot_images=6)
+# Candidates that exercise every op, empty cells and shared first-cell terms.
+CHOSEN = np.asarray([[3, 3, 3, 3, 3, 3], [0, 0, 0, 0, 0, 0], [1, 2, 4, 3, 0, 2],
+                     [2, 1, 1, 3, 2, 0], [4, 0, 1, 0, 3, 1], [3, 3, 0, 1, 4, 2]], np.int32)
+
+
+def _images(n=12, size=16, seed=0):
+  ims = images_lib.synthetic_images(jax.random.key(seed), n, size=size)
+  return jnp.asarray(images_lib.normalize(ims.x)), ims
+
+
+# --------------------------------------------------------------------------- images
+def _write_cifar_bin(path, x, y):
+  rec = np.concatenate([y[:, None].astype(np.uint8),
+                        x.transpose(0, 3, 1, 2).reshape(len(y), -1)], axis=1)
+  path.write_bytes(rec.tobytes())
+
+
+def test_binary_loader_roundtrip(tmp_path):
+  rng = np.random.default_rng(0)
+  x = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+  y = np.asarray([4, 0, 9])
+  _write_cifar_bin(tmp_path / "data_batch_1.bin", x, y)
+  _write_cifar_bin(tmp_path / "test_batch.bin", x[:1], y[:1])
+  train = images_lib.load_cifar10_binary(tmp_path, "train")
+  np.testing.assert_array_equal(train.x, x)
+  np.testing.assert_array_equal(train.y, y)
+  assert len(images_lib.load_cifar10_binary(tmp_path, "test")) == 1
+
+
+def test_binary_loader_rejects_truncated_file(tmp_path):
+  (tmp_path / "test_batch.bin").write_bytes(b"\x01" * 100)
+  with pytest.raises(errors.BenchmarkDataError, match="3073-byte"):
+    images_lib.load_cifar10_binary(tmp_path, "test")
+
+
+def test_python_loader_needs_explicit_opt_in(tmp_path):
+  x = np.random.default_rng(1).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+  batch = {b"data": x.transpose(0, 3, 1, 2).reshape(2, -1), b"labels": [3, 7]}
+  with open(tmp_path / "test_batch", "wb") as f:
+    pickle.dump(batch, f)
+  with pytest.raises(errors.ConfigError, match="allow_pickle=True"):
+    images_lib.load_cifar10_python(tmp_path, "test")
+  loaded = images_lib.load_cifar10_python(tmp_path, "test", allow_pickle=True)
+  np.testing.assert_array_equal(loaded.x, x)
+  np.testing.assert_array_equal(loaded.y, [3, 7])
+
+
+def test_npz_loader_through_env(tmp_path, monkeypatch):
+  (tmp_path / "cifar10").mkdir()
+  x = np.zeros((20, 32, 32, 3), np.uint8)
+  y = np.repeat(np.arange(10), 2)
+  np.savez(tmp_path / "cifar10" / "train.npz", x=x, y=y)
+  monkeypatch.setenv(paths.IMAGES_ENV_VAR, str(tmp_path))
+  got = images_lib.load_cifar10_npz("train")
+  assert got.x.shape == (20, 32, 32, 3) and got.y.dtype == np.int32
+  sub = got.stratified(10, seed=3)
+  assert sorted(sub.y.tolist()) == list(range(10))  # one image per class
+  with pytest.raises(errors.ConfigError, match="not found"):
+    images_lib.load_cifar10_npz("test")
+  with pytest.raises(errors.ConfigError, match="unknown split"):
+    images_lib.load_cifar10_npz("valid")
+
+
+def test_normalize_and_synthetic():
+  ims = images_lib.synthetic_images(jax.random.key(0), 5, size=8)
+  assert ims.x.shape == (5, 8, 8, 3) and ims.x.dtype == np.uint8 and ims.source == "synthetic"
+  mean_img = np.broadcast_to(np.round(images_lib.CIFAR10_MEAN * 255).astype(np.uint8), (1, 2, 2, 3))
+  np.testing.assert_allclose(images_lib.normalize(mean_img), 0.0, atol=0.01)
+
+
+# --------------------------------------------------------------------------- supernet
+@pytest.mark.parametrize("net", [
+    dict(),
+    dict(batch_norm="none", features="stages"),
+    dict(cells_per_stage=2, num_stages=2),
+])
+def test_supernet_equals_single_network(net):
+  x, _ = _images()
+  cfg = cs.SupernetConfig(**TINY, **net)
+  params = cs.init_params(cfg, jax.random.key(0))
+  feats, gram = jax.jit(lambda p, im, e: cs.batch_forward(p, im, e, cfg))(params, x, CHOSEN)
+  for b, enc in enumerate(CHOSEN):
+    f1, g1 = cs.single_forward(params, x, enc, cfg)
+    np.testing.assert_allclose(feats[b], f1, atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(gram[b], g1, rtol=1e-6)
+  assert feats.shape == (len(CHOSEN), x.shape[0], cfg.feature_dim)
+  np.testing.assert_array_equal(feats[1], 0.0)  # all-none: the output is zero
+
+
+def test_supernet_without_sharing_and_complete_dag():
+  x, _ = _images(n=8)
+  space = CompleteDAGSpace(5)
+  cfg = cs.SupernetConfig.for_space(space, **TINY)
+  params = cs.init_params(cfg, jax.random.key(1))
+  enc = space.sample(jax.random.key(2), 3)
+  for share in (True, False):
+    feats, _ = cs.batch_forward(params, x, enc, cfg, share_first_cell=share)
+    for b in range(3):
+      np.testing.assert_allclose(feats[b], cs.single_forward(params, x, enc[b], cfg)[0],
+                                 atol=2e-5, rtol=1e-4)
+
+
+def test_flax_module_wraps_the_same_params():
+  from flax import nnx  # pylint: disable=import-outside-toplevel
+  x, _ = _images(n=6)
+  cfg = cs.SupernetConfig(**TINY)
+  model = cs.CellSupernet(cfg, rngs=nnx.Rngs(params=0))
+  f, _ = model(x, CHOSEN[:2])
+  f1, _ = cs.single_forward(model.params(), x, CHOSEN[0], cfg)
+  np.testing.assert_allclose(f[0], f1, atol=2e-5, rtol=1e-4)
+
+
+def test_config_errors():
+  with pytest.raises(errors.ConfigError, match="sep_conv"):
+    cs.SupernetConfig(ops=("none", "sep_conv_3x3"))
+  with pytest.raises(errors.ConfigError, match="batch_norm"):
+    cs.SupernetConfig(batch_norm="running")
+  with pytest.raises(errors.ConfigError, match="channels"):
+    cs.SupernetConfig(channels=0)
+
+
+def test_network_flops_counts_convs():
+  cfg = cs.SupernetConfig(channels=4, num_stages=1)
+  f = cs.network_flops(cfg, np.asarray([[0] * 6, [3, 0, 0, 0, 0, 2]]), 8, 8, 2)
+  stem = 2 * 9 * 3 * 4 * 64 * 2
+  assert f[0] == stem
+  assert f[1] == stem + 2 * (9 + 1) * 16 * 64 * 2
+
+
+# --------------------------------------------------------------------------- probe
+def _numpy_ridge_oracle(fx, fy, ex, ey, lam, classes):
+  mu, sd = fx.mean(0), fx.std(0)
+  sd = np.where(sd > 1e-6, sd, 1.0)
+  xs, xe = (fx - mu) / sd, (ex - mu) / sd
+  y1 = np.eye(classes)[fy]
+  n, d = xs.shape
+  # Ridge as an augmented least-squares problem: [X; sqrt(n lam) I] w = [Y - ybar; 0].
+  a = np.concatenate([xs, np.sqrt(n * lam) * np.eye(d)])
+  b = np.concatenate([y1 - y1.mean(0), np.zeros((d, classes))])
+  w = np.linalg.lstsq(a, b, rcond=None)[0]
+  pred = xe @ w + y1.mean(0)
+  return np.mean(pred.argmax(1) == ey), np.mean(np.sum((pred - np.eye(classes)[ey]) ** 2, 1))
+
+
+def test_ridge_probe_matches_lstsq_oracle():
+  rng = np.random.default_rng(0)
+  fx, ex = rng.normal(size=(60, 7)), rng.normal(size=(25, 7))
+  fx[:, 3] = 2.0  # a constant feature
+  ex[:, 3] = 2.0
+  fy, ey = rng.integers(0, 4, 60), rng.integers(0, 4, 25)
+  ridges = (1e-3, 0.1, 3.0)
+  out = probe.ridge_probe(jnp.asarray(fx), jnp.asarray(fy), jnp.asarray(ex), jnp.asarray(ey),
+                          num_classes=4, ridges=ridges)
+  for r, lam in enumerate(ridges):
+    acc, mse = _numpy_ridge_oracle(fx, fy, ex, ey, lam, 4)
+    assert float(out["accuracy"][r]) == pytest.approx(acc)
+    assert float(out["mse"][r]) == pytest.approx(mse, rel=1e-4)
+
+
+def test_probe_of_constant_features_is_majority_class():
+  fy = np.asarray([1, 1, 1, 2])
+  out = probe.ridge_probe(jnp.zeros((4, 3)), jnp.asarray(fy), jnp.zeros((3, 3)),
+                          jnp.asarray([1, 2, 1]), num_classes=3)
+  np.testing.assert_allclose(out["accuracy"], 2 / 3)
+
+
+def test_naswot_score_is_logdet():
+  k = np.asarray([[4.0, 1.0], [1.0, 3.0]])
+  assert float(probe.naswot_score(jnp.asarray(k))) == pytest.approx(np.log(11.0), rel=1e-6)
+
+
+# --------------------------------------------------------------------------- evaluator
+@pytest.fixture(scope="module")
+def evaluator():
+  fit = images_lib.synthetic_images(jax.random.key(0), 16, size=16)
+  ev = images_lib.synthetic_images(jax.random.key(1), 8, size=16)
+  return rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=4, ridges=(0.01, 1.0), **TINY)
+
+
+def test_evaluator_batched_equals_loop(evaluator):
+  out = evaluator.score_all(CHOSEN[:5])
+  p0 = jax.tree.map(lambda a: a[0], evaluator.params)
+  n_fit = evaluator.num_fit
+  for b in range(5):
+    f, g = cs.single_forward(p0, evaluator.images, CHOSEN[b], evaluator.config)
+    ref = probe.ridge_probe(f[:n_fit], evaluator.fit_y, f[n_fit:], evaluator.eval_y,
+                            num_classes=10, ridges=evaluator.ridges)
+    np.testing.assert_allclose(out["probe_accuracy_per_ridge"][b], ref["accuracy"], atol=1e-6)
+    assert out["probe_accuracy"][b] == pytest.approx(float(np.mean(ref["accuracy"])))
+    assert out["naswot"][b] == pytest.approx(float(probe.naswot_score(g)), rel=1e-5)
+
+
+def test_one_compilation_for_a_sweep(evaluator):
+  before = evaluator.num_traces
+  enc = SPACE.sample(jax.random.key(5), 11)  # three batches of 4, the last padded
+  full = evaluator.score(enc)
+  evaluator.score(enc[:3])
+  assert evaluator.num_traces - before <= 1
+  assert evaluator.num_traces == 1
+  # Scores do not depend on batch composition or padding.
+  np.testing.assert_allclose(evaluator.score(enc[4:5]), full[4:5])
+
+
+def test_weight_seeds_are_averaged():
+  fit = images_lib.synthetic_images(jax.random.key(0), 12, size=8)
+  ev = images_lib.synthetic_images(jax.random.key(1), 6, size=8)
+  two = rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=2, weight_seeds=2, channels=2,
+                                  naswot_images=0)
+  assert jax.tree.leaves(two.params)[0].shape[0] == 2
+  out = two.score_all(CHOSEN[:2])
+  assert out["probe_accuracy"].shape == (2,) and np.all(out["naswot"] == 0)
+
+
+def test_evaluator_errors(evaluator):
+  with pytest.raises(errors.WrongLengthError, match=r"\[N, 6\]"):
+    evaluator.score(np.zeros((2, 5), np.int32))
+  with pytest.raises(errors.InvalidArchitectureError, match="row 1"):
+    evaluator.score(np.asarray([[0] * 6, [0, 0, 7, 0, 0, 0]]))
+  fit = images_lib.synthetic_images(jax.random.key(0), 4, size=8)
+  with pytest.raises(errors.ConfigError, match="ridge_reduce"):
+    rwe.RandomWeightEvaluator(SPACE, fit, fit, ridge_reduce="median")
