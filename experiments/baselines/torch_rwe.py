@@ -143,7 +143,9 @@ class TorchCellNet(nn.Module):
         feats.append(F.relu(_bn(x, self.bn)).mean(dim=(2, 3)))
     last = _bn(x, self.bn)
     self.rec.add(last)
-    feats.append(F.relu(last).mean(dim=(2, 3)))
+    g = self.config.pool_grid
+    grid = F.avg_pool2d(F.relu(last), (x.shape[2] // g, x.shape[3] // g))  # [N, C, g, g]
+    feats.append(grid.permute(0, 2, 3, 1).reshape(x.shape[0], -1))  # region-major, as jaxnas
     return torch.cat(feats, dim=1)
 
 

@@ -79,6 +79,9 @@ class SupernetConfig:
     batch_norm: ``"batch"`` (per-candidate batch statistics) or ``"none"``.
     features: ``"last"`` — pooled final activations ``[C * 2**(S-1)]``; or
       ``"stages"`` — pooled activations at the end of every stage, concatenated.
+    pool_grid: the final activations are average-pooled over a
+      ``pool_grid x pool_grid`` grid of regions (1: global pooling), giving
+      the probe ``pool_grid**2`` times more features.
     naswot_images: images (the first ones) whose ReLU codes form the NASWOT
       kernel; 0 turns NASWOT off.
     in_channels: image channels.
@@ -91,6 +94,7 @@ class SupernetConfig:
   num_stages: int = 3
   batch_norm: str = "batch"
   features: str = "last"
+  pool_grid: int = 1
   naswot_images: int = 64
   in_channels: int = 3
 
@@ -101,7 +105,8 @@ class SupernetConfig:
           f"the random-weight supernet has no op {unknown[0]!r}; supported: {sorted(OP_KINDS)}")
     for name, value, lo in (("num_nodes", self.num_nodes, 2), ("channels", self.channels, 1),
                             ("cells_per_stage", self.cells_per_stage, 1),
-                            ("num_stages", self.num_stages, 1), ("naswot_images", self.naswot_images, 0)):
+                            ("num_stages", self.num_stages, 1), ("naswot_images", self.naswot_images, 0),
+                            ("pool_grid", self.pool_grid, 1)):
       if not isinstance(value, (int, np.integer)) or value < lo:
         raise errors.ConfigError(f"{name} must be an int >= {lo}, got {value!r}")
     if self.batch_norm not in BATCH_NORM_MODES:
@@ -132,9 +137,10 @@ class SupernetConfig:
 
   @property
   def feature_dim(self) -> int:
+    last = self.stage_channels(self.num_stages - 1) * self.pool_grid**2
     if self.features == "last":
-      return self.stage_channels(self.num_stages - 1)
-    return sum(self.stage_channels(s) for s in range(self.num_stages))
+      return last
+    return last + sum(self.stage_channels(s) for s in range(self.num_stages - 1))
 
 
 # --------------------------------------------------------------------------- weights
@@ -256,9 +262,17 @@ def stem(params: Params, images: jax.Array, bn: str) -> jax.Array:
   return batch_norm(conv(images, params["stem"]), bn)
 
 
-def pooled(x: jax.Array, bn: str) -> jax.Array:
-  """BN + ReLU + global average pooling: ``[N, H, W, C] -> [N, C]``."""
-  return jnp.mean(jax.nn.relu(batch_norm(x, bn)), axis=(1, 2))
+def pooled(x: jax.Array, bn: str, grid: int = 1) -> jax.Array:
+  """BN + ReLU + average pooling over a ``grid x grid`` partition of the map.
+
+  ``[N, H, W, C] -> [N, grid * grid * C]`` (region-major); ``grid=1`` is global
+  average pooling. ``H`` and ``W`` must be multiples of ``grid``.
+  """
+  n, h, w, c = x.shape
+  if h % grid or w % grid:
+    raise errors.ConfigError(f"pool_grid={grid} does not divide the final {h}x{w} map")
+  y = jax.nn.relu(batch_norm(x, bn)).reshape(n, grid, h // grid, grid, w // grid, c)
+  return jnp.mean(y, axis=(2, 4)).reshape(n, grid * grid * c)
 
 
 def naswot_gram(x: jax.Array, n: int) -> jax.Array:
@@ -318,7 +332,7 @@ def single_forward(params: Params, images: jax.Array, encoding: Sequence[int],
       feats.append(pooled(x, bn))
   if n_nw:
     gram += naswot_gram(batch_norm(x, bn), n_nw)  # the final ReLU
-  feats.append(pooled(x, bn))
+  feats.append(pooled(x, bn, config.pool_grid))
   return jnp.concatenate(feats, axis=-1), gram
 
 
@@ -444,7 +458,7 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
         feats.append(pooled(x, bn))
     if n_nw:
       gram = gram + naswot_gram(batch_norm(x, bn), n_nw)
-    feats.append(pooled(x, bn))
+    feats.append(pooled(x, bn, config.pool_grid))
     return jnp.concatenate(feats, axis=-1), gram
 
   return jax.lax.map(one, jnp.asarray(encodings, jnp.int32))

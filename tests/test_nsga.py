@@ -1,0 +1,117 @@
+"""Tests of NSGA-II (jaxnas.search.nsga)."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from jaxnas import errors
+from jaxnas.search import nsga
+from jaxnas.spaces import NB201Space
+
+SPACE = NB201Space()
+
+
+def _brute_force_ranks(obj, maximize):
+  f = np.where(maximize, -obj, obj)
+  n = len(f)
+  rank = np.full(n, -1)
+  left = set(range(n))
+  r = 0
+  while left:
+    front = [i for i in left
+             if not any(np.all(f[j] <= f[i]) and np.any(f[j] < f[i]) for j in left)]
+    for i in front:
+      rank[i] = r
+    left -= set(front)
+    r += 1
+  return rank
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 3), st.integers(0, 2**31 - 1), st.booleans())
+def test_sorting_matches_brute_force(n, m, seed, discrete):
+  rng = np.random.default_rng(seed)
+  obj = rng.integers(0, 4, (n, m)).astype(float) if discrete else rng.random((n, m))
+  maximize = rng.random(m) < 0.5
+  np.testing.assert_array_equal(nsga.non_dominated_sort(obj, maximize),
+                                _brute_force_ranks(obj, maximize))
+  np.testing.assert_array_equal(nsga.pareto_mask(obj, maximize),
+                                _brute_force_ranks(obj, maximize) == 0)
+
+
+def test_crowding_distance_known_example():
+  # One front on a line (minimise both): extremes inf, interior (gap0 + gap1) / range.
+  obj = np.asarray([[0.0, 4.0], [1.0, 3.0], [3.0, 1.0], [4.0, 0.0]])
+  d = nsga.crowding_distance(obj, [False, False])
+  assert np.isinf(d[0]) and np.isinf(d[3])
+  np.testing.assert_allclose(d[1:3], [3 / 4 + 3 / 4, 3 / 4 + 3 / 4])
+  # Per front: a dominated pair forms its own front (both extremes -> inf).
+  d2 = nsga.crowding_distance(np.asarray([[0, 0], [1, 1], [2, 2]], float), [False, False],
+                              np.asarray([0, 1, 2]))
+  assert np.all(np.isinf(d2))
+
+
+def test_hypervolume_known_examples():
+  ref = (3.0, 3.0)
+  assert nsga.hypervolume_2d(np.asarray([[1.0, 1.0]]), ref, [False, False]) == 4.0
+  assert nsga.hypervolume_2d(np.asarray([[1.0, 2.0], [2.0, 1.0]]), ref, [False, False]) == 3.0
+  # Dominated and out-of-reference points add nothing; order does not matter.
+  pts = np.asarray([[2.0, 1.0], [2.5, 2.5], [1.0, 2.0], [4.0, 0.0]])
+  assert nsga.hypervolume_2d(pts, ref, [False, False]) == 3.0
+  # Maximise the first objective: (acc 90, cost 1) vs ref (acc 80, cost 3) -> 10 * 2.
+  assert nsga.hypervolume_2d(np.asarray([[90.0, 1.0]]), (80.0, 3.0), [True, False]) == 20.0
+  assert nsga.hypervolume_2d(np.zeros((0, 2)), ref, [False, False]) == 0.0
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**31 - 1))
+def test_hypervolume_matches_grid_count(n, seed):
+  rng = np.random.default_rng(seed)
+  pts = rng.integers(0, 10, (n, 2)).astype(float)
+  ref = (10.0, 10.0)
+  cells = sum(1 for x, y in itertools.product(range(10), range(10))
+              if np.any((pts[:, 0] <= x) & (pts[:, 1] <= y)))
+  assert nsga.hypervolume_2d(pts, ref, [False, False]) == cells
+
+
+def test_igd():
+  front = np.asarray([[0.0, 1.0], [1.0, 0.0]])
+  assert nsga.igd(front, front) == 0.0
+  assert nsga.igd(np.asarray([[0.0, 1.0]]), front) == pytest.approx(np.sqrt(2) / 2)
+  assert nsga.igd(np.asarray([[0.0, 2.0]]), front, scale=(1.0, 2.0)) == pytest.approx(
+      (0.5 + np.sqrt(1 + 1)) / 2)
+
+
+def test_ask_tell_keeps_valid_distinct_candidates():
+  algo = nsga.NSGA2(SPACE, [True, False], 16, jax.random.key(0))
+  for _ in range(4):
+    cand = algo.ask()
+    assert cand.shape == (16, 6)
+    assert np.all(SPACE.is_valid(cand))
+    assert len(np.unique(cand, axis=0)) == len(cand)
+    assert not any(c.tobytes() in algo.archive for c in cand)
+    algo.tell(cand, np.stack([(cand == 3).sum(1), SPACE.params(cand)], axis=1))
+  assert len(algo.archive) == 64 and len(algo.pop_enc) == 16
+  with pytest.raises(errors.ConfigError, match="objectives of shape"):
+    algo.tell(cand, np.zeros((16, 3)))
+
+
+def test_run_nsga2_respects_budget_and_improves():
+  score = lambda e: (e == 3).sum(1) + 0.5 * (e == 2).sum(1) - (e == 0).sum(1)
+  objectives = [nsga.Objective("q", score, maximize=True),
+                nsga.Objective("params", SPACE.params, maximize=False, counts_as_evaluation=False)]
+  res = nsga.run_nsga2(SPACE, objectives, population_size=20, generations=10,
+                       key=jax.random.key(1), max_evaluations=130, reference_point=(-7.0, 2.0))
+  assert res.evaluations[-1] == 130 == len(res.archive_encodings)
+  assert np.all(np.diff(res.hypervolume) >= -1e-12)  # elitist: never worse
+  assert res.hypervolume[-1] > res.hypervolume[0]
+  assert np.all(nsga.pareto_mask(res.front_objectives, [True, False]))
+  # The all-conv3x3 cell scores 6; random cells average 0.9.
+  assert res.front_objectives[:, 0].max() >= 4
