@@ -35,6 +35,7 @@ from jaxnas import features
 from jaxnas import io_utils
 from jaxnas import metrics
 from jaxnas import models
+from jaxnas import ranker_export
 from jaxnas import train
 from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.data import registry
@@ -127,11 +128,15 @@ def load_for_ranking(config: RunConfig) -> LoadedBenchmark:
   return LoadedBenchmark(bench, target, labels, int(bad.sum()))
 
 
-def pool_features(config: RunConfig, bench: benchmark_lib.Benchmark) -> np.ndarray | None:
+def pool_features(config: RunConfig, bench: benchmark_lib.Benchmark):
+  """Standardised cost features ``[N, G]`` of the pool and their (mean, std), or Nones."""
   if not config.use_cost_features:
-    return None
+    return None, None
   raw = features.cost_features(bench.space, bench.encodings)
-  return features.standardize(raw) if raw.shape[1] else None
+  if not raw.shape[1]:
+    return None, None
+  stats = (raw.mean(axis=0), raw.std(axis=0) + 1e-8)
+  return ((raw - stats[0]) / stats[1]).astype(np.float32), stats
 
 
 @dataclasses.dataclass
@@ -155,7 +160,7 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
     for the G groups of ``specs``.
   """
   bench = loaded.bench
-  glob = pool_features(config, bench)
+  glob, feature_stats = pool_features(config, bench)
   model_cfg = dataclasses.replace(config.model, num_globals=0 if glob is None else glob.shape[1])
   trainer = train.RankerTrainer(bench.space, bench.encodings, model_cfg, config.train,
                                 pool_globals=glob)
@@ -215,7 +220,8 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   mean = np.stack([z[member_group == g].mean(axis=0) for g in groups])
   std = np.stack([z[member_group == g].std(axis=0) for g in groups])
   return {"scores": mean, "std": std, "fit_time": fit_time, "query_time": query_time,
-          "trainer": trainer, "params": params}
+          "trainer": trainer, "params": params, "feature_stats": feature_stats,
+          "score_stats": (raw.mean(axis=1), raw.std(axis=1) + 1e-8)}
 
 
 def _truncate_metrics(path: str, step: int) -> None:
@@ -255,6 +261,14 @@ def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.in
   out = fit_and_score(loaded, config, member_specs(train_rows, config.seed, config.ensemble_size, 0),
                       workdir, log=log)
   scores, std = out["scores"][0], out["std"][0]
+  space_spec = config.space or bench.space.spec
+  if space_spec:
+    fs = out["feature_stats"]
+    ranker_export.export_ranker(
+        os.path.join(workdir, "ranker"), space_spec=space_spec,
+        model_config=out["trainer"].model_config, params=out["params"],
+        feature_mean=None if fs is None else fs[0], feature_std=None if fs is None else fs[1],
+        score_mean=out["score_stats"][0], score_std=out["score_stats"][1])
   results = evaluate(scores, loaded.labels, train_rows)
   results.update({"train_size": config.train_size, "seed": config.seed,
                   "fit_time": round(out["fit_time"], 3), "query_time": round(out["query_time"], 3),

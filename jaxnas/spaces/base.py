@@ -70,6 +70,9 @@ class Space(abc.ABC):
   """
 
   name: str = "space"
+  # The spec string that rebuilds this space with jaxnas.spaces.get_space
+  # (set by the registry; None for spaces built directly from objects).
+  spec: str | None = None
   node_vocab: tuple[str, ...] = ()
   max_nodes: int = 0
 

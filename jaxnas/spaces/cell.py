@@ -248,3 +248,5 @@ class CompleteDAGSpace(CellSpace):
           "the complete-DAG space needs 'none' among its ops so that connections are searched")
     super().__init__(num_nodes, ops, name=f"complete_dag{num_nodes}",
                      require_connected=require_connected)
+    if tuple(ops) == self.DEFAULT_OPS and require_connected:
+      self.spec = f"complete_dag:{num_nodes}"

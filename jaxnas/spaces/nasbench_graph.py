@@ -211,6 +211,7 @@ class NasBenchGraphSpace(base.Space):
   def __init__(self, proteins: bool = False):
     self.proteins = bool(proteins)
     self.name = "nasbench_graph_proteins" if self.proteins else "nasbench_graph"
+    self.spec = self.name
     self.ops = PROTEINS_OPS if self.proteins else GNN_OPS
     super().__init__([1, 2, 3, 4] + [len(self.ops)] * NUM_OPS)
     self.node_vocab = ("input", "output") + self.ops

@@ -194,6 +194,7 @@ class NB101Space(base.Space):
   """
 
   name = "nb101"
+  spec = "nb101"
   node_vocab = NODE_VOCAB
   max_nodes = NUM_VERTICES
   # Benchmark tables hold one row per isomorphism class (checked on load).

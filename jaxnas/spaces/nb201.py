@@ -75,6 +75,7 @@ class NB201Space(cell.CellSpace):
 
   def __init__(self):
     super().__init__(4, NB201_OPS, name="nb201")
+    self.spec = "nb201"
 
   # ----------------------------------------------------------- NASLib / NNI
   def from_naslib(self, op_indices: Sequence[int] | str) -> base.Encoding:

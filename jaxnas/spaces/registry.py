@@ -32,6 +32,12 @@ def get_space(spec: str) -> base.Space:
 
 @functools.lru_cache(maxsize=64)
 def _get_space(spec: str) -> base.Space:
+  space = _build_space(spec)
+  space.spec = spec
+  return space
+
+
+def _build_space(spec: str) -> base.Space:
   kind, _, rest = spec.partition(":")
   if kind == "nb201" and not rest:
     return nb201.NB201Space()

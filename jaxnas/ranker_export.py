@@ -1,0 +1,109 @@
+"""A trained ranker as a self-contained checkpoint that other commands can load.
+
+``export_ranker`` writes the final (model-selected) parameters of M members with
+everything needed to score new architectures: the space spec, the model config,
+the standardisation of the cost features and of each member's scores. It goes
+through :mod:`jaxnas.checkpoint` (orbax). ``load_ranker`` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import numpy as np
+
+from jaxnas import checkpoint as checkpoint_lib
+from jaxnas import errors
+from jaxnas import features
+from jaxnas import graphs as graphs_lib
+from jaxnas import models
+from jaxnas import spaces
+
+
+@dataclasses.dataclass
+class LoadedRanker:
+  """A ranker ready to score: ``scores = (apply(params) - mean) / std``."""
+
+  space: spaces.Space
+  space_spec: str
+  model_config: models.ModelConfig
+  graphdef: object
+  params: object
+  feature_mean: np.ndarray | None  # [G]
+  feature_std: np.ndarray | None  # [G]
+  score_mean: np.ndarray  # [M]
+  score_std: np.ndarray  # [M]
+
+  @property
+  def num_members(self) -> int:
+    return int(self.score_mean.shape[0])
+
+  def graphdef_for(self, space: spaces.Space):
+    """The model for another space with the same node ops (parameters do not
+    depend on the graph layout, only on the op vocabulary and feature width)."""
+    if tuple(space.node_vocab) != tuple(self.space.node_vocab):
+      raise errors.ConfigError(
+          f"the ranker was trained on {self.space_spec!r} with node ops {list(self.space.node_vocab)}; "
+          f"{space.spec or space.name!r} has {list(space.node_vocab)}")
+    if self.feature_mean is not None:
+      width = features.cost_features(space, space.sample(jax.random.key(0), 1)).shape[1]
+      if width != self.feature_mean.shape[0]:
+        raise errors.ConfigError(
+            f"the ranker uses {self.feature_mean.shape[0]} cost features that "
+            f"{space.spec or space.name!r} cannot compute; train it with --nocost_features")
+    template = graphs_lib.template_for(space)
+    return models.create_model(self.model_config, template.vocab_size, jax.random.key(0),
+                               template=template)[0]
+
+  def globals_fn(self, encodings: np.ndarray) -> np.ndarray | None:
+    """Standardised cost features of new candidates (training statistics)."""
+    if self.feature_mean is None:
+      return None
+    raw = features.cost_features(self.space, encodings)
+    return ((raw - self.feature_mean) / self.feature_std).astype(np.float32)
+
+
+def export_ranker(directory: str, *, space_spec: str, model_config: models.ModelConfig, params,
+                  feature_mean=None, feature_std=None, score_mean, score_std) -> None:
+  ckpt = checkpoint_lib.Checkpointer(directory, max_to_keep=1)
+  meta = {"space": space_spec, "model_config": dataclasses.asdict(model_config),
+          "feature_mean": None if feature_mean is None else np.asarray(feature_mean).tolist(),
+          "feature_std": None if feature_std is None else np.asarray(feature_std).tolist(),
+          "score_mean": np.asarray(score_mean).tolist(), "score_std": np.asarray(score_std).tolist()}
+  ckpt.save(0, params, meta)
+  ckpt.close()
+
+
+def load_ranker(directory: str) -> LoadedRanker:
+  """Loads an exported ranker (a train_ranker workdir or its ``ranker/`` folder)."""
+  if os.path.isdir(os.path.join(directory, "ranker")):
+    directory = os.path.join(directory, "ranker")
+  if not os.path.isdir(directory):
+    raise errors.CheckpointError(f"no exported ranker at {directory!r}")
+  ckpt = checkpoint_lib.Checkpointer(directory, max_to_keep=1)
+  steps = ckpt.steps()
+  if not steps:
+    raise errors.CheckpointError(f"{directory!r} holds no ranker checkpoint")
+  meta = ckpt.restore_meta(steps[-1])
+  try:
+    space = spaces.get_space(meta["space"])
+    config = models.ModelConfig(**meta["model_config"])
+  except (KeyError, TypeError) as e:
+    raise errors.CheckpointError(f"{directory!r}: malformed ranker metadata ({e})") from None
+  template = graphs_lib.template_for(space)
+  m = len(meta["score_mean"])
+  graphdef, _ = models.create_model(config, template.vocab_size, jax.random.key(0), template=template)
+  like = models.init_params(config, template.vocab_size, jax.random.split(jax.random.key(0), m),
+                            template=template)
+  restored = ckpt.restore_latest(like)
+  ckpt.close()
+  if restored is None:
+    raise errors.CheckpointError(f"{directory!r}: the ranker checkpoint cannot be restored")
+  fm, fs = meta.get("feature_mean"), meta.get("feature_std")
+  return LoadedRanker(space, meta["space"], config, graphdef, restored[1],
+                      None if fm is None else np.asarray(fm, np.float32),
+                      None if fs is None else np.asarray(fs, np.float32),
+                      np.asarray(meta["score_mean"], np.float32),
+                      np.asarray(meta["score_std"], np.float32))
