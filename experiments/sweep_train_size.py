@@ -44,7 +44,7 @@ def main(argv):
   runs = list(out["runs"])
   loaded = out["loaded"]
   for name in FLAGS.baselines:
-    ok, why = predictors.available(name)
+    ok, why = predictors.available(name, loaded.bench.space)
     if not ok:
       log(f"baseline {name} skipped: {why}")
       continue

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+import jax
+
 from jaxnas import features
 from jaxnas.spaces import base
 
@@ -51,8 +53,11 @@ def predict(name: str, bench, train_rows: np.ndarray, labels: np.ndarray, seed: 
   return booster.predict(xgboost.DMatrix(x))
 
 
-def available(name: str) -> tuple[bool, str]:
-  """Whether a baseline can run here (xgboost installed)."""
+def available(name: str, space: base.Space) -> tuple[bool, str]:
+  """Whether a baseline can run here (xgboost installed, params computable)."""
+  if "params" in name and features.cost_features(space, space.sample(
+      jax.random.key(0), 1)).shape[1] == 0:
+    return False, f"{space.name} cannot compute parameter counts from the architecture"
   if name == "params":
     return True, ""
   try:
