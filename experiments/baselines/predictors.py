@@ -12,9 +12,8 @@ XGBoost settings follow NASLib's XGBoost predictor defaults.
 
 from __future__ import annotations
 
-import numpy as np
-
 import jax
+import numpy as np
 
 from jaxnas import features
 from jaxnas.spaces import base
