@@ -202,6 +202,17 @@ def normalize(x: np.ndarray) -> np.ndarray:
   return ((x.astype(np.float32) / 255.0 - CIFAR10_MEAN) / CIFAR10_STD).astype(np.float32)
 
 
+def downsample(images: ImageSet, size: int) -> ImageSet:
+  """Average-pools square images to ``size x size`` (``size`` must divide H)."""
+  n, h, w, c = images.x.shape
+  if size < 1 or h % size or w % size:
+    raise errors.ConfigError(f"image size {size} does not divide the {h}x{w} images")
+  if size == h and size == w:
+    return images
+  x = images.x.astype(np.float32).reshape(n, size, h // size, size, w // size, c).mean(axis=(2, 4))
+  return ImageSet(np.round(x).astype(np.uint8), images.y, images.source)
+
+
 def synthetic_images(key: jax.Array, n: int, *, size: int = 32,
                      num_classes: int = 10) -> ImageSet:
   """Generated images for tests (NOT real data): class-dependent colour blobs.

@@ -355,28 +355,70 @@ def _conv_out_degree(config: SupernetConfig, ops: jax.Array, node: int) -> jax.A
   return jnp.sum(is_conv[ops[np.asarray(idx)]].astype(jnp.int32))
 
 
-def _shared_first_cell(params: Params, x0: jax.Array, config: SupernetConfig):
-  """Terms of the first cell that depend only on edges out of nodes 0 and 1.
+_COMPUTED_KINDS = ("conv1", "conv3", "pool")
 
-  Returns:
-    ``node1 [K, N, H, W, C]`` (node 1 under each op id ``K = len(ops)``) and,
-    for every target ``j >= 2``, ``from1[j] [K, K, N, H, W, C]``: op id ``k``
-    of edge (1, j) applied to node-1 row ``r`` (``from1[j][r, k]``). Terms from
-    node 0 are rows of ``from0[j] [K, ...]``.
+
+class _SharedFirstCell:
+  """Terms of the first cell that depend only on the edges out of nodes 0 and 1.
+
+  Node 0 (the stem output ``x0``) is the same for every candidate, so the op of
+  edge (0, j) has ``K = len(ops)`` possible results; node 1 has ``K`` possible
+  values, so the op of edge (1, j) has ``K * K``. Only ops that compute
+  something (conv, pool) are stored: ``from0[j] [P, N, H, W, C]`` and
+  ``from1[j] [R, P, N, H, W, C]`` for the ``P`` computed op ids and the ``R``
+  op ids whose node-1 value is not zero; ``none`` and ``skip`` terms are
+  looked up on the fly. Candidates gather their terms with ``lax.switch``.
   """
-  bn, kinds = config.batch_norm, config.kinds
-  cp = params["cells"][0]
-  ei = _edge_index(config)
-  from0 = {j: jnp.stack([apply_op(k, cp, ei[(0, j)], x0, bn) for k in kinds])
-           for j in range(1, config.num_nodes)}
-  node1 = from0[1]
-  from1 = {}
-  for j in range(2, config.num_nodes):
-    # vmap over node-1 rows: each row is one candidate's node, so BN statistics
-    # stay per row, and the conv sees all rows as one big image batch.
-    from1[j] = jnp.stack([jax.vmap(lambda x, k=k: apply_op(k, cp, ei[(1, j)], x, bn))(node1)
-                          for k in kinds], axis=1)
-  return from0, node1, from1
+
+  def __init__(self, params: Params, x0: jax.Array, config: SupernetConfig):
+    bn, kinds = config.batch_norm, config.kinds
+    cp = params["cells"][0]
+    ei = _edge_index(config)
+    self.x0, self.kinds = x0, kinds
+    self.computed = [k for k, kind in enumerate(kinds) if kind in _COMPUTED_KINDS]
+    self.nonzero_rows = [k for k, kind in enumerate(kinds) if kind != "none"]
+    self.slot = np.zeros(len(kinds), np.int32)  # op id -> index among computed ops
+    self.slot[self.computed] = np.arange(len(self.computed))
+    self.row = np.zeros(len(kinds), np.int32)  # op id of (0, 1) -> node-1 row
+    self.row[self.nonzero_rows] = np.arange(len(self.nonzero_rows))
+    self.from0 = {j: jnp.stack([apply_op(kinds[k], cp, ei[(0, j)], x0, bn) for k in self.computed])
+                  for j in range(1, config.num_nodes)} if self.computed else {}
+    self.from1 = {}
+    if self.computed and self.nonzero_rows:
+      node1 = jnp.stack([self.term0(1, k) for k in self.nonzero_rows])
+      for j in range(2, config.num_nodes):
+        # vmap over node-1 rows: BN statistics stay per row (each row is some
+        # candidates' node), and each conv sees all rows as one image batch.
+        self.from1[j] = jnp.stack(
+            [jax.vmap(lambda v, k=k: apply_op(kinds[k], cp, ei[(1, j)], v, bn))(node1)
+             for k in self.computed], axis=1)
+
+  def term0(self, j: int, op) -> jax.Array:
+    """``op_(0,j)(x0)`` for a static or traced op id."""
+    def branch(k):
+      kind = self.kinds[k]
+      if kind == "none":
+        return lambda: jnp.zeros_like(self.x0)
+      if kind == "skip":
+        return lambda: self.x0
+      return lambda: self.from0[j][int(self.slot[k])]
+    if isinstance(op, (int, np.integer)):
+      return branch(int(op))()
+    return jax.lax.switch(op, [branch(k) for k in range(len(self.kinds))])
+
+  def term1(self, j: int, op01: jax.Array, op: jax.Array) -> jax.Array:
+    """``op_(1,j)(node1)`` where node 1 is ``op01(x0)`` (traced op ids)."""
+    row = jnp.asarray(self.row)[op01]
+    zero_node = jnp.asarray([kind == "none" for kind in self.kinds])[op01]
+
+    def branch(k):
+      kind = self.kinds[k]
+      if kind == "none":
+        return lambda: jnp.zeros_like(self.x0)
+      if kind == "skip":
+        return lambda: self.term0(1, op01)
+      return lambda: jnp.where(zero_node, 0.0, self.from1[j][row, int(self.slot[k])])
+    return jax.lax.switch(op, [branch(k) for k in range(len(self.kinds))])
 
 
 def _cell_per_candidate(cell_params: dict, x: jax.Array, ops: jax.Array, config: SupernetConfig,
@@ -419,7 +461,9 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
     config: the network shape.
     share_first_cell: compute first-cell terms from nodes 0 and 1 once for all
       candidates (saves most of the first cell's work; costs memory for
-      ``K + (num_nodes - 2) * K**2`` activation tensors of ``N`` images).
+      ``P * (num_nodes - 1) + R * P * (num_nodes - 2)`` activation tensors of
+      ``N`` images, ``P = 3`` computed ops, ``R = 4`` non-zero node-1 values
+      for NB201: 33 tensors).
 
   Returns:
     ``(features [B, N, feature_dim], naswot_kernel [B, n, n])``, equal to
@@ -430,10 +474,10 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
   n_nw = min(config.naswot_images, images.shape[0])
   x0 = stem(params, images, bn)
   if share_first_cell and config.num_nodes > 2:
-    from0, node1, from1 = _shared_first_cell(params, x0, config)
+    shared = _SharedFirstCell(params, x0, config)
     if n_nw:
       gram0 = naswot_gram(x0, n_nw)
-      gram1 = jax.vmap(lambda v: naswot_gram(v, n_nw))(node1)
+      gram1 = jnp.stack([naswot_gram(shared.term0(1, k), n_nw) for k in range(len(config.ops))])
 
   def one(ops: jax.Array):
     gram = jnp.zeros((n_nw, n_nw), jnp.float32)
@@ -448,7 +492,7 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
       for c in range(config.cells_per_stage):
         cp = params["cells"][s * config.cells_per_stage + c]
         if s == 0 and c == 0 and share_first_cell and config.num_nodes > 2:
-          x, gram = _first_cell_shared(cp, ops, config, from0, node1, from1, n_nw, gram)
+          x, gram = _first_cell_shared(cp, ops, config, shared, n_nw, gram)
           if n_nw:
             gram = gram + _conv_out_degree(config, ops, 0).astype(jnp.float32) * gram0
             gram = gram + _conv_out_degree(config, ops, 1).astype(jnp.float32) * gram1[ops[ei[(0, 1)]]]
@@ -464,14 +508,14 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
   return jax.lax.map(one, jnp.asarray(encodings, jnp.int32))
 
 
-def _first_cell_shared(cell_params, ops, config, from0, node1, from1, n_nw, gram):
+def _first_cell_shared(cell_params, ops, config, shared: _SharedFirstCell, n_nw, gram):
   """The first cell of one candidate from the shared node-0/1 terms."""
   bn = config.batch_norm
   ei = _edge_index(config)
-  r1 = ops[ei[(0, 1)]]
-  nodes = [None, node1[r1]]
+  op01 = ops[ei[(0, 1)]]
+  nodes = [None, shared.term0(1, op01)]
   for j in range(2, config.num_nodes):
-    total = from0[j][ops[ei[(0, j)]]] + from1[j][r1, ops[ei[(1, j)]]]
+    total = shared.term0(j, ops[ei[(0, j)]]) + shared.term1(j, op01, ops[ei[(1, j)]])
     for i in range(2, j):
       e = ei[(i, j)]
       total = total + jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), nodes[i])
