@@ -32,7 +32,8 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
   flags.DEFINE_integer("batch_size", 64, "Architectures per ranking list per step.")
   flags.DEFINE_float("learning_rate", 2e-3, "Peak AdamW learning rate.")
   flags.DEFINE_float("weight_decay", 1e-4, "AdamW weight decay.")
-  flags.DEFINE_float("val_fraction", 0.1, "Share of the train archs held out for early stopping.")
+  flags.DEFINE_float("val_fraction", 0.0, "Share of the train archs held out for early stopping "
+                     "and model selection (0: fit on all of them, keep the last parameters).")
   flags.DEFINE_integer("patience", 0, "Early-stopping patience in checks (0: keep best, never stop).")
   flags.DEFINE_integer("eval_every", 50, "Steps between validation checks / progress lines.")
   flags.DEFINE_integer("ensemble_size", 1, "Rankers trained together on the same data (vmapped).")

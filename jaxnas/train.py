@@ -55,6 +55,8 @@ class TrainConfig:
     eval_every: steps between validation checks (one compiled segment).
     val_fraction: fraction of each member's train archs held out for early
       stopping / model selection (0 disables; then the last parameters win).
+      Default 0: on NB201 fitting all labels beat holding 10% out for early
+      stopping at every train size (README, "Results").
     patience: stop a member after this many checks without improvement
       (0: never stop early; the best checkpoint is still kept).
     grad_clip: global gradient-norm clip.
@@ -68,7 +70,7 @@ class TrainConfig:
   num_steps: int = 1000
   batch_size: int = 64
   eval_every: int = 50
-  val_fraction: float = 0.1
+  val_fraction: float = 0.0
   patience: int = 0
   grad_clip: float = 1.0
   warmup_steps: int = 50
