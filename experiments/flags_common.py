@@ -55,3 +55,11 @@ def run_config_from_flags(train_size: int = 100) -> protocol.RunConfig:
       on_invalid=FLAGS.on_invalid, train_size=train_size, seed=FLAGS.seed,
       ensemble_size=FLAGS.ensemble_size, use_cost_features=FLAGS.cost_features,
       checkpoint_every=FLAGS.checkpoint_every, model=model, train=tc)
+
+
+def quiet_library_logs() -> None:
+  """absl defaults to INFO under app.run, which floods the console with orbax's
+  per-checkpoint logs; keep WARNING unless the user passed --verbosity."""
+  from absl import logging  # pylint: disable=import-outside-toplevel
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)

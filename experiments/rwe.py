@@ -32,16 +32,19 @@ flags.DEFINE_string("space", "nb201", "Cell space: nb201 or complete_dag:N.")
 flags.DEFINE_string("num_candidates", "1000", "How many candidates, or 'all'.")
 flags.DEFINE_integer("seed", 0, "Seed of candidate sampling and random weights.")
 flags.DEFINE_string("workdir", None, "Output folder.")
-flags.DEFINE_integer("channels", 16, "Width of the first stage.")
+flags.DEFINE_integer("channels", 8, "Width of the first stage.")
 flags.DEFINE_integer("cells_per_stage", 1, "Cells per stage.")
-flags.DEFINE_integer("num_fit_images", 1000, "Probe fit images (train split, class-balanced).")
-flags.DEFINE_integer("num_eval_images", 1000, "Probe held-out images (test split, class-balanced).")
+flags.DEFINE_integer("num_fit_images", 512, "Probe fit images (train split, class-balanced).")
+flags.DEFINE_integer("num_eval_images", 512, "Probe held-out images (test split, class-balanced).")
 flags.DEFINE_integer("weight_seeds", 1, "Random-weight draws per candidate (averaged).")
-flags.DEFINE_integer("batch_size", 16, "Candidates per jitted call.")
+flags.DEFINE_integer("batch_size", 32, "Candidates per jitted call.")
 flags.DEFINE_integer("naswot_images", 64, "Images of the NASWOT kernel (0: off).")
 flags.DEFINE_string("batch_norm", "batch", "batch | none")
-flags.DEFINE_string("features", "stages", "last | stages")
-flags.DEFINE_list("ridges", ["0.001", "0.01", "0.1", "1"], "Ridge strengths.")
+flags.DEFINE_string("features", "last", "last | stages")
+flags.DEFINE_list("ridges", ["0.01", "0.1", "1", "10", "100"], "Ridge strengths.")
+flags.DEFINE_integer("num_stages", 3, "stages (reduction blocks between them).")
+flags.DEFINE_integer("image_size", 32, "images are average-pooled to this size.")
+flags.DEFINE_integer("pool_grid", 1, "final features pooled over a grid x grid partition.")
 flags.DEFINE_string("ridge_reduce", "mean", "mean | max over ridges.")
 flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
 flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
@@ -52,8 +55,9 @@ def load_images(cfg: dict):
   """Class-balanced fit (train split) and eval (test split) images."""
   fit = images_lib.load_cifar10_npz("train", cfg["images_dir"])
   ev = images_lib.load_cifar10_npz("test", cfg["images_dir"])
-  return (fit.stratified(cfg["num_fit_images"], cfg["seed"]),
-          ev.stratified(cfg["num_eval_images"], cfg["seed"]))
+  size = cfg.get("image_size", 32)
+  return (images_lib.downsample(fit.stratified(cfg["num_fit_images"], cfg["seed"]), size),
+          images_lib.downsample(ev.stratified(cfg["num_eval_images"], cfg["seed"]), size))
 
 
 def pick_candidates(space, bench, cfg: dict) -> np.ndarray:
@@ -157,7 +161,7 @@ def main(argv):
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required")
   cfg = {k: FLAGS[k].value for k in (
-      "space", "num_candidates", "seed", "channels", "cells_per_stage", "num_fit_images",
+      "space", "num_candidates", "seed", "channels", "cells_per_stage", "num_stages", "image_size", "pool_grid", "num_fit_images",
       "num_eval_images", "weight_seeds", "batch_size", "naswot_images", "batch_norm", "features",
       "ridges", "ridge_reduce", "images_dir", "data_dir", "target")}
   res = run(cfg, FLAGS.workdir)

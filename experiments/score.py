@@ -18,6 +18,8 @@ import time
 from absl import app
 from absl import flags
 
+from experiments import flags_common
+
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas import ranker_export
@@ -42,6 +44,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  flags_common.quiet_library_logs()
   if not FLAGS.workdir or not FLAGS.ranker:
     raise app.UsageError("--ranker and --workdir are required")
   if FLAGS.distributed:

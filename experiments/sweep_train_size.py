@@ -29,6 +29,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  flags_common.quiet_library_logs()
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required")
   try:
