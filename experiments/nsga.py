@@ -184,7 +184,8 @@ def main(argv):
     raise app.UsageError("--workdir is required")
   cfg = {k: FLAGS[k].value for k in (
       "space", "objectives", "generations", "population", "max_evaluations", "seed", "channels",
-      "cells_per_stage", "num_stages", "image_size", "pool_grid", "num_fit_images", "num_eval_images", "weight_seeds", "batch_size",
+      "cells_per_stage", "num_stages", "image_size", "pool_grid", "num_fit_images",
+      "num_eval_images", "weight_seeds", "batch_size",
       "batch_norm", "features", "ridges", "ridge_reduce", "images_dir", "data_dir", "target")}
   cfg["naswot_images"] = 0  # not used by the search
   res = run(cfg, FLAGS.workdir)

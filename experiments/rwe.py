@@ -74,7 +74,8 @@ def pick_candidates(space, bench, cfg: dict) -> np.ndarray:
         f"--num_candidates={cfg['num_candidates']!r}: expected an integer or 'all'") from None
   if bench is not None:
     if n > len(bench):
-      raise errors.ConfigError(f"--num_candidates={n} exceeds the {len(bench)} archs of the benchmark")
+      raise errors.ConfigError(
+          f"--num_candidates={n} exceeds the {len(bench)} archs of the benchmark")
     return bench.encodings[np.sort(np.asarray(jax.random.permutation(key, len(bench)))[:n])]
   return space.sample(key, n)
 
@@ -161,7 +162,8 @@ def main(argv):
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required")
   cfg = {k: FLAGS[k].value for k in (
-      "space", "num_candidates", "seed", "channels", "cells_per_stage", "num_stages", "image_size", "pool_grid", "num_fit_images",
+      "space", "num_candidates", "seed", "channels", "cells_per_stage", "num_stages",
+      "image_size", "pool_grid", "num_fit_images",
       "num_eval_images", "weight_seeds", "batch_size", "naswot_images", "batch_norm", "features",
       "ridges", "ridge_reduce", "images_dir", "data_dir", "target")}
   res = run(cfg, FLAGS.workdir)

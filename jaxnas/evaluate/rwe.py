@@ -75,11 +75,13 @@ class RandomWeightEvaluator:
           f"need >= 2 fit images and >= 1 eval image, got {len(fit_images)} and {len(eval_images)}")
     if fit_images.x.shape[1:] != eval_images.x.shape[1:]:
       raise errors.ConfigError(
-          f"fit images {fit_images.x.shape[1:]} and eval images {eval_images.x.shape[1:]} differ in shape")
+          f"fit images {fit_images.x.shape[1:]} and eval images {eval_images.x.shape[1:]} "
+          "differ in shape")
     self.space = space
     self.config = config or cell_supernet.SupernetConfig.for_space(space, **net)
     if config is not None and net:
-      raise errors.ConfigError(f"pass either config or network fields, not both (got {sorted(net)})")
+      raise errors.ConfigError(
+          f"pass either config or network fields, not both (got {sorted(net)})")
     if self.config.num_nodes != space.num_nodes or tuple(self.config.ops) != tuple(space.ops):
       raise errors.ConfigError(f"config {self.config} does not match the space {space!r}")
     self.batch_size = int(batch_size)
@@ -135,7 +137,8 @@ class RandomWeightEvaluator:
     if not np.all(ok):
       i = int(np.nonzero(~ok)[0][0])
       raise errors.InvalidArchitectureError(
-          f"{self.space.name}: row {i} {enc[i].tolist()} has op ids outside 0..{len(self.space.ops) - 1}")
+          f"{self.space.name}: row {i} {enc[i].tolist()} has op ids outside "
+          f"0..{len(self.space.ops) - 1}")
     return enc.astype(np.int32)
 
   def score_all(self, encodings: base.Encodings) -> dict[str, np.ndarray]:
@@ -175,6 +178,7 @@ class RandomWeightEvaluator:
     return self.score_all(encodings)["probe_accuracy"]
 
   __call__ = score
+  evaluate = score  # the searchers' evaluator protocol: evaluate(encodings) -> scores
 
   def flops_per_candidate(self, encodings: base.Encodings) -> np.ndarray:
     """FLOPs ``[N]`` a directly built network spends on the evaluator's images."""
