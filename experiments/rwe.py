@@ -28,27 +28,32 @@ from jaxnas.evaluate import rwe
 from jaxnas.spaces import get_space
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("space", "nb201", "Cell space: nb201 or complete_dag:N.")
-flags.DEFINE_string("num_candidates", "1000", "How many candidates, or 'all'.")
-flags.DEFINE_integer("seed", 0, "Seed of candidate sampling and random weights.")
-flags.DEFINE_string("workdir", None, "Output folder.")
-flags.DEFINE_integer("channels", 8, "Width of the first stage.")
-flags.DEFINE_integer("cells_per_stage", 1, "Cells per stage.")
-flags.DEFINE_integer("num_fit_images", 512, "Probe fit images (train split, class-balanced).")
-flags.DEFINE_integer("num_eval_images", 512, "Probe held-out images (test split, class-balanced).")
-flags.DEFINE_integer("weight_seeds", 1, "Random-weight draws per candidate (averaged).")
-flags.DEFINE_integer("batch_size", 32, "Candidates per jitted call.")
-flags.DEFINE_integer("naswot_images", 64, "Images of the NASWOT kernel (0: off).")
-flags.DEFINE_string("batch_norm", "batch", "batch | none")
-flags.DEFINE_string("features", "last", "last | stages")
-flags.DEFINE_list("ridges", ["0.01", "0.1", "1", "10", "100"], "Ridge strengths.")
-flags.DEFINE_integer("num_stages", 3, "stages (reduction blocks between them).")
-flags.DEFINE_integer("image_size", 32, "images are average-pooled to this size.")
-flags.DEFINE_integer("pool_grid", 1, "final features pooled over a grid x grid partition.")
-flags.DEFINE_string("ridge_reduce", "mean", "mean | max over ridges.")
-flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
-flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
-flags.DEFINE_string("target", "cifar10_test", "Benchmark column to correlate with.")
+
+
+def _define_flags() -> None:
+  """Flags of this entry point (defined only when run, so experiments.nsga can
+  import the helpers below without redefining them)."""
+  flags.DEFINE_string("space", "nb201", "Cell space: nb201 or complete_dag:N.")
+  flags.DEFINE_string("num_candidates", "1000", "How many candidates, or 'all'.")
+  flags.DEFINE_integer("seed", 0, "Seed of candidate sampling and random weights.")
+  flags.DEFINE_string("workdir", None, "Output folder.")
+  flags.DEFINE_integer("channels", 8, "Width of the first stage.")
+  flags.DEFINE_integer("cells_per_stage", 1, "Cells per stage.")
+  flags.DEFINE_integer("num_fit_images", 512, "Probe fit images (train split, class-balanced).")
+  flags.DEFINE_integer("num_eval_images", 512, "Probe held-out images (test split, class-balanced).")
+  flags.DEFINE_integer("weight_seeds", 1, "Random-weight draws per candidate (averaged).")
+  flags.DEFINE_integer("batch_size", 32, "Candidates per jitted call.")
+  flags.DEFINE_integer("naswot_images", 64, "Images of the NASWOT kernel (0: off).")
+  flags.DEFINE_string("batch_norm", "batch", "batch | none")
+  flags.DEFINE_string("features", "last", "last | stages")
+  flags.DEFINE_list("ridges", ["0.01", "0.1", "1", "10", "100"], "Ridge strengths.")
+  flags.DEFINE_integer("num_stages", 3, "stages (reduction blocks between them).")
+  flags.DEFINE_integer("image_size", 32, "images are average-pooled to this size.")
+  flags.DEFINE_integer("pool_grid", 1, "final features pooled over a grid x grid partition.")
+  flags.DEFINE_string("ridge_reduce", "mean", "mean | max over ridges.")
+  flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
+  flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
+  flags.DEFINE_string("target", "cifar10_test", "Benchmark column to correlate with.")
 
 
 def load_images(cfg: dict):
@@ -86,6 +91,14 @@ def make_evaluator(space, fit, ev, cfg: dict) -> rwe.RandomWeightEvaluator:
       weight_seeds=cfg["weight_seeds"], seed=cfg["seed"], batch_size=cfg["batch_size"],
       naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"], features=cfg["features"],
       ridges=[float(r) for r in cfg["ridges"]], ridge_reduce=cfg["ridge_reduce"])
+
+
+def _finite_low(x: np.ndarray) -> np.ndarray:
+  """-inf (a singular NASWOT kernel: a cell whose output is constant) -> below the rest."""
+  x = np.asarray(x, np.float64)
+  fin = np.isfinite(x)
+  low = (x[fin].min() - 1.0) if fin.any() else 0.0
+  return np.where(fin, x, low)
 
 
 def plot(path: str, score: np.ndarray, acc: np.ndarray, tau: float, cfg: dict) -> None:
@@ -137,9 +150,12 @@ def run(cfg: dict, workdir: str) -> dict:
     results["probe"] = metrics.ranking_report(out["probe_accuracy"], acc)
     results["probe_neg_mse"] = metrics.ranking_report(-out["probe_mse"], acc)
     results["params_m"] = metrics.ranking_report(params, acc)
-    results["naswot_jaxnas"] = metrics.ranking_report(out["naswot"], acc)
+    results["naswot_jaxnas"] = metrics.ranking_report(_finite_low(out["naswot"]), acc)
     if "naswot" in bench.metrics:
-      results["naswot_benchmark"] = metrics.ranking_report(bench.metric("naswot")[brow], acc)
+      nw = bench.metric("naswot")[brow]
+      ok = np.isfinite(nw)  # the table has NaN for some cells: rank only the rest
+      results["naswot_benchmark"] = metrics.ranking_report(nw[ok], acc[ok])
+      results["naswot_benchmark"]["num_ranked"] = int(ok.sum())
     results["probe_kendalltau_per_ridge"] = [
         metrics.kendall_tau_np(out["probe_accuracy_per_ridge"][:, r], acc)
         for r in range(out["probe_accuracy_per_ridge"].shape[1])]
@@ -173,4 +189,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)

@@ -241,3 +241,20 @@ def test_evaluator_errors(evaluator):
   fit = images_lib.synthetic_images(jax.random.key(0), 4, size=8)
   with pytest.raises(errors.ConfigError, match="ridge_reduce"):
     rwe.RandomWeightEvaluator(SPACE, fit, fit, ridge_reduce="median")
+
+
+# --------------------------------------------------------------------------- end to end
+def test_rwe_experiment_end_to_end(tmp_path):
+  if paths.images_dir(required=False) is None or paths.data_dir(required=False) is None:
+    pytest.skip("needs the shared CIFAR-10 images and the NB201 table")
+  from experiments import rwe as rwe_exp  # pylint: disable=import-outside-toplevel
+  cfg = dict(space="nb201", num_candidates="6", seed=0, channels=2, cells_per_stage=1,
+             num_stages=2, image_size=8, pool_grid=1, num_fit_images=20, num_eval_images=10,
+             weight_seeds=1, batch_size=4, naswot_images=4, batch_norm="batch", features="last",
+             ridges=["1"], ridge_reduce="mean", images_dir=None, data_dir=None,
+             target="cifar10_test")
+  res = rwe_exp.run(cfg, str(tmp_path))
+  assert res["num_candidates"] == 6 and res["num_compilations"] == 1
+  assert {"probe", "params_m", "naswot_jaxnas"} <= set(res)
+  for name in ("config.json", "scores.csv", "results.json", "rwe_vs_accuracy.png"):
+    assert (tmp_path / name).is_file()
