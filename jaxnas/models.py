@@ -68,6 +68,41 @@ class ModelConfig:
       raise errors.ConfigError("num_tiers and num_globals must be >= 0")
 
 
+@jax.custom_vjp
+def _matmul(x: jax.Array, w: jax.Array) -> jax.Array:
+  """``x @ w`` for ``x [..., K]``, ``w [K, N]``, with a CPU-friendly gradient.
+
+  Same values and gradients as ``x @ w``. The weight gradient
+  ``x^T @ g`` contracts over the (long) row axis; XLA:CPU lowers that form to
+  a generic dot several times slower than its fast matmul kernels, so the
+  transpose of ``x`` is materialised first (an optimisation barrier keeps XLA
+  from folding it back into the dot). ~5x faster weight gradients on CPU.
+  """
+  return jnp.dot(x, w)
+
+
+def _matmul_fwd(x, w):
+  return jnp.dot(x, w), (x, w)
+
+
+def _matmul_bwd(res, g):
+  x, w = res
+  dx = jnp.dot(g, w.T)
+  x2 = x.reshape(-1, x.shape[-1])
+  g2 = g.reshape(-1, g.shape[-1])
+  dw = jnp.dot(jax.lax.optimization_barrier(x2.T), g2)
+  return dx, dw
+
+
+_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+
+
+def _linear(layer: nnx.Linear, x: jax.Array) -> jax.Array:
+  """``layer(x)`` through :func:`_matmul` (same parameters, same values)."""
+  y = _matmul(x, layer.kernel[...])
+  return y if layer.bias is None else y + layer.bias[...]
+
+
 class MessagePassing(nnx.Module):
   """One round of directed message passing with a residual connection."""
 
@@ -85,17 +120,19 @@ class MessagePassing(nnx.Module):
 
   def __call__(self, h: jax.Array, aggregate, inv_deg_in: jax.Array,
                inv_deg_out: jax.Array) -> jax.Array:
-    """``h``: ``[n_node, H]`` -> ``[n_node, H]``.
+    """``h``: ``[..., H]`` node states (``[n_node, H]`` on the generic path,
+    ``[V, B, H]`` on the slot path) -> same shape.
 
-    ``aggregate(h)`` returns the sums over predecessors and successors
-    (``[n_node, H]`` each) for the batch's edges.
+    ``aggregate(h)`` returns the sums over predecessors and successors (each
+    shaped like ``h``) for the batch's edges.
     """
     from_pred, from_succ = aggregate(h)
     if self.kind == "gcn":
-      out = self.w_self(h) + self.w_in(from_pred * inv_deg_in) + self.w_out(from_succ * inv_deg_out)
+      out = (_linear(self.w_self, h) + _linear(self.w_in, from_pred * inv_deg_in)
+             + _linear(self.w_out, from_succ * inv_deg_out))
     else:
       z = (1.0 + self.eps[...]) * h + from_pred
-      out = self.mlp_b(jax.nn.relu(self.mlp_a(z))) + self.w_out(from_succ)
+      out = _linear(self.mlp_b, jax.nn.relu(_linear(self.mlp_a, z))) + _linear(self.w_out, from_succ)
     return h + jax.nn.relu(self.norm(out))
 
 
@@ -111,38 +148,80 @@ def _segment_aggregator(graphs: jraph.GraphsTuple, edge_w: jax.Array):
   return aggregate
 
 
-def _slot_aggregator(template: graphs_lib.GraphTemplate, edge_mask: jax.Array):
-  """Sums over in/out edges of fixed-slot graphs (``[B*V, H]`` node states).
+def _slot_sums(template: graphs_lib.GraphTemplate):
+  """``(pred_fn, succ_fn)``: weighted sums over in/out edge slots, ``[V, B, H]``.
 
-  The edge template is static, so messages are static slices of ``[B, V, H]``
-  and no scatter is needed: XLA fuses it into a few elementwise passes, much
-  faster on CPU than gather/scatter (see ``experiments/benchmark.py``).
+  ``pred_fn(h, em)[c] = sum_{e: receiver_e = c} em[e] * h[sender_e]`` and
+  ``succ_fn(h, em)[a] = sum_{e: sender_e = a} em[e] * h[receiver_e]``, with
+  node states ``h [V, B, H]`` (slot-major, so every slot is one contiguous
+  ``[B, H]`` block) and edge weights ``em [E, B, 1]``.
+  """
+  v, senders, receivers = template.num_nodes, template.senders, template.receivers
+  if template.num_edges <= 96:
+    # Static slices: no gather/scatter; XLA fuses it into one pass.
+    def sums(h, em, src, dst):
+      out = [None] * v
+      for e, (a, c) in enumerate(zip(src.tolist(), dst.tolist())):
+        term = h[a] * em[e]
+        out[c] = term if out[c] is None else out[c] + term
+      zero = jnp.zeros_like(h[0])
+      return jnp.stack([zero if o is None else o for o in out])
+  else:
+    def sums(h, em, src, dst):
+      inc = jnp.asarray(np.eye(v, dtype=np.float32)[dst])  # [E, V]
+      return jnp.einsum("ebh,ev->vbh", h[src] * em, inc)
+  return (lambda h, em: sums(h, em, senders, receivers),
+          lambda h, em: sums(h, em, receivers, senders))
+
+
+def _slot_aggregator(template: graphs_lib.GraphTemplate, edge_mask: jax.Array):
+  """Sums over in/out edges of fixed-slot graphs (node states ``[V, B, H]``).
+
+  The edge template is static, so messages are static slices and no scatter
+  is needed. The gradient is written out by hand: the transpose of "sum over
+  predecessors" is "sum over successors" and vice versa. Left to autodiff,
+  the slices' transposes become pads that XLA:CPU fuses into (and recomputes
+  in) every consumer, which made a training step ~10x slower than needed.
 
   Args:
     template: the space's slot layout.
-    edge_mask: float ``[B, E]``.
-  """
-  v, senders, receivers = template.num_nodes, template.senders, template.receivers
-  em = edge_mask[:, :, None]
-  if template.num_edges <= 96:
-    def aggregate(h):
-      hb = h.reshape(-1, v, h.shape[-1])
-      zero = jnp.zeros_like(hb[:, 0])
-      pred, succ = [zero] * v, [zero] * v
-      for e, (a, c) in enumerate(zip(senders.tolist(), receivers.tolist())):
-        pred[c] = pred[c] + hb[:, a] * em[:, e]
-        succ[a] = succ[a] + hb[:, c] * em[:, e]
-      return (jnp.stack(pred, 1).reshape(h.shape), jnp.stack(succ, 1).reshape(h.shape))
-  else:
-    inc_in = jnp.asarray(np.eye(v, dtype=np.float32)[receivers])  # [E, V]
-    inc_out = jnp.asarray(np.eye(v, dtype=np.float32)[senders])
+    edge_mask: float ``[E, B, 1]``.
 
-    def aggregate(h):
-      hb = h.reshape(-1, v, h.shape[-1])
-      pred = jnp.einsum("beh,ev->bvh", hb[:, senders] * em, inc_in)
-      succ = jnp.einsum("beh,ev->bvh", hb[:, receivers] * em, inc_out)
-      return pred.reshape(h.shape), succ.reshape(h.shape)
-  return aggregate
+  Returns:
+    ``aggregate(h) -> (from_pred, from_succ)``, each ``[V, B, H]``.
+  """
+  pred_fn, succ_fn = _slot_sums(template)
+  senders, receivers = template.senders, template.receivers
+
+  @jax.custom_vjp
+  def aggregate(h, em):
+    return pred_fn(h, em), succ_fn(h, em)
+
+  def fwd(h, em):
+    return aggregate(h, em), (h, em)
+
+  def bwd(res, g):
+    h, em = res
+    g_pred, g_succ = g
+    dh = succ_fn(g_pred, em) + pred_fn(g_succ, em)
+    # d/d em[e]: <h[sender], g_pred[receiver]> + <h[receiver], g_succ[sender]>.
+    dem = (jnp.sum(h[senders] * g_pred[receivers], -1, keepdims=True)
+           + jnp.sum(h[receivers] * g_succ[senders], -1, keepdims=True))
+    return dh, dem.astype(em.dtype)
+
+  aggregate.defvjp(fwd, bwd)
+  return lambda h: aggregate(h, edge_mask)
+
+
+def _sum_slots(x: jax.Array) -> jax.Array:
+  """``x.sum(0)`` for ``[V, ...]`` as explicit adds (XLA:CPU reduces the leading
+  axis of a small fused array several times slower)."""
+  if x.shape[0] > 64:
+    return x.sum(axis=0)
+  total = x[0]
+  for i in range(1, x.shape[0]):
+    total = total + x[i]
+  return total
 
 
 class GraphEncoder(nnx.Module):
@@ -189,25 +268,46 @@ class GraphEncoder(nnx.Module):
   def _encode_slots(self, graphs: jraph.GraphsTuple) -> jax.Array:
     t = self.template
     b = graphs.n_node.shape[0] - 1  # the last graph is jraph's padding graph
-    ops = graphs.nodes["op"][: b * t.num_nodes]
-    node_w = graphs.nodes["mask"][: b * t.num_nodes, None]
-    edge_mask = graphs.edges["mask"].reshape(b, t.num_edges)
+    v = t.num_nodes
+    # Slot-major layout [V, B, ...]: each slot's states are one contiguous block.
+    ops = graphs.nodes["op"][: b * v].reshape(b, v).T
+    node_w = graphs.nodes["mask"][: b * v].reshape(b, v).T[:, :, None]
+    edge_mask = graphs.edges["mask"].reshape(b, t.num_edges).T[:, :, None]
     aggregate = _slot_aggregator(t, edge_mask)
-    ones = node_w
-    deg_in, deg_out = aggregate(jnp.ones_like(ones))
+    deg_in, deg_out = aggregate(jnp.ones_like(node_w))
     h = self._propagate(ops, node_w, aggregate, deg_in, deg_out)
-    total = h.reshape(b, t.num_nodes, -1).sum(axis=1)
-    count = node_w.reshape(b, t.num_nodes, 1).sum(axis=1)
+    total = _sum_slots(h)
+    count = _sum_slots(node_w)
     emb = self._readout(total, count, graphs.globals[:b])
     return jnp.concatenate([emb, jnp.zeros((1, emb.shape[1]), emb.dtype)])
 
   def _propagate(self, ops, node_w, aggregate, deg_in, deg_out) -> jax.Array:
     inv_in = 1.0 / jnp.maximum(deg_in, 1.0)
     inv_out = 1.0 / jnp.maximum(deg_out, 1.0)
-    h = self.embed(ops) * node_w
-    for layer in self.layers:
-      h = layer(h, aggregate, inv_in, inv_out) * node_w
-    return h
+    h = self._embed(ops) * node_w
+    if len(self.layers) == 1 or self.template is None:
+      for layer in self.layers:
+        h = layer(h, aggregate, inv_in, inv_out) * node_w
+      return h
+    # Layers as one lax.scan over their stacked parameters: each layer's
+    # states are then materialised once (XLA:CPU otherwise fuses, and
+    # recomputes, long chains of earlier layers inside the backward pass).
+    graphdefs, layer_states = zip(*(nnx.split(layer) for layer in self.layers))
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *layer_states)
+
+    def body(h, state):
+      return nnx.merge(graphdefs[0], state)(h, aggregate, inv_in, inv_out) * node_w, None
+
+    return jax.lax.scan(body, h, stacked)[0]
+
+  def _embed(self, ops: jax.Array) -> jax.Array:
+    """``self.embed(ops)``; small vocabularies as a one-hot matmul (same values),
+    whose gradient is a matmul instead of a slow scatter-add on CPU."""
+    table = self.embed.embedding[...]
+    if table.shape[0] > 64:
+      return self.embed(ops)
+    onehot = (ops[..., None] == jnp.arange(table.shape[0], dtype=ops.dtype)).astype(table.dtype)
+    return _matmul(onehot, table)
 
   def _readout(self, total: jax.Array, count: jax.Array, globals_: jax.Array) -> jax.Array:
     mean = total / jnp.maximum(count, 1.0)
@@ -232,9 +332,9 @@ class Ranker(nnx.Module):
 
   def __call__(self, graphs: jraph.GraphsTuple) -> tuple[jax.Array, jax.Array]:
     """Returns ``(scores [n_graph], tier_logits [n_graph, K])``."""
-    z = jax.nn.relu(self.head_a(self.encoder(graphs)))
-    score = self.head_b(z)[:, 0]
-    tiers = (self.tier_head(z) if self.tier_head is not None
+    z = jax.nn.relu(_linear(self.head_a, self.encoder(graphs)))
+    score = _linear(self.head_b, z)[:, 0]
+    tiers = (_linear(self.tier_head, z) if self.tier_head is not None
              else jnp.zeros((z.shape[0], 0), z.dtype))
     return score, tiers
 

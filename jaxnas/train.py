@@ -266,11 +266,24 @@ class RankerTrainer:
       updates, opt_state = self.tx.update(grads, opt_state, params)
       return optax.apply_updates(params, updates), opt_state, loss
 
+    m = data.fit_rows.shape[0]
+    group = _member_group_size(m, bs * self.template.num_nodes * self.model_config.hidden * 4)
+
+    def all_members_step(*args):
+      # Members are independent: vmap within cache-sized groups, loop over
+      # groups (lax.map). Same results as one vmap over all M, but each
+      # group's activations stay in cache (~1.6x faster for M=25 on CPU).
+      if group == m:
+        return jax.vmap(member_step)(*args)
+      grouped = jax.tree.map(lambda x: x.reshape((m // group, group) + x.shape[1:]), args)
+      out = jax.lax.map(lambda a: jax.vmap(member_step)(*a), grouped)
+      return jax.tree.map(lambda x: x.reshape((m,) + x.shape[2:]), out)
+
     def step(carry, _):
       params, opt_state, key_data, active = carry
       keys = jax.random.wrap_key_data(key_data)
       split = jax.vmap(lambda k: jax.random.split(k))(keys)
-      new_params, new_opt, loss = jax.vmap(member_step)(
+      new_params, new_opt, loss = all_members_step(
           params, opt_state, split[:, 1], data.fit_rows, data.fit_mask, data.fit_labels,
           data.fit_tiers)
       keep = lambda new, old: jnp.where(
@@ -303,7 +316,9 @@ class RankerTrainer:
     """Scores ``[M, n]`` of pool rows ``[n]`` (n a multiple of score_chunk)."""
     chunks = rows.reshape(-1, self.score_chunk)
     per_member = lambda p: jax.lax.map(lambda r: self._apply_rows(p, r)[0], chunks).reshape(-1)
-    return jax.vmap(per_member)(params)
+    # One member at a time (lax.map): a vmap over members multiplies each
+    # chunk's activations by M and falls out of cache (~3x slower for M=25).
+    return jax.lax.map(per_member, params)
 
   # ----------------------------------------------------------- public API
   def final_params(self, state: TrainState, data: MemberData):
@@ -361,6 +376,12 @@ class RankerTrainer:
     return np.asarray(self._score_rows(params, padded))[:, :n]
 
 
+def _member_group_size(m: int, bytes_per_member: int, budget: int = 1 << 20) -> int:
+  """Largest divisor of ``m`` whose activations (``bytes_per_member`` each) fit ``budget``."""
+  cap = max(1, budget // max(bytes_per_member, 1))
+  return max(d for d in range(1, m + 1) if m % d == 0 and d <= cap)
+
+
 def score_arrays(graphdef, params, template: graphs_lib.GraphTemplate,
                  arrays: graphs_lib.GraphArrays, *, chunk: int = 1024) -> np.ndarray:
   """Scores ``[M, N]`` of arbitrary architectures' graph arrays by M rankers.
@@ -383,4 +404,4 @@ def _score_arrays_jit(graphdef, params, template, arrays, chunk):
     f = lambda c: models.apply(graphdef, p, graphs_lib.to_graphs_tuple(c, template))[0][:-1]
     return jax.lax.map(f, chunks).reshape(-1)
 
-  return jax.vmap(per_member)(params)
+  return jax.lax.map(per_member, params)  # one member at a time: cache-sized work
