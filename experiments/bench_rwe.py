@@ -28,6 +28,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("space", "nb201", "Cell space.")
 flags.DEFINE_integer("channels", 8, "Width of the first stage.")
 flags.DEFINE_integer("cells_per_stage", 1, "Cells per stage.")
+flags.DEFINE_integer("num_stages", 3, "Stages.")
+flags.DEFINE_integer("image_size", 32, "Images are average-pooled to this size.")
 flags.DEFINE_integer("num_fit_images", 128, "Probe fit images (train split).")
 flags.DEFINE_integer("num_eval_images", 128, "Probe held-out images (test split).")
 flags.DEFINE_integer("naswot_images", 64, "Images whose ReLU codes form the NASWOT kernel.")
@@ -75,10 +77,15 @@ def run(cfg: dict) -> dict:
     fit = images_lib.synthetic_images(key, cfg["num_fit_images"])
     ev = images_lib.synthetic_images(jax.random.fold_in(key, 1), cfg["num_eval_images"])
   else:
-    fit = images_lib.load_cifar10_npz("train", cfg["images_dir"]).stratified(cfg["num_fit_images"], cfg["seed"])
-    ev = images_lib.load_cifar10_npz("test", cfg["images_dir"]).stratified(cfg["num_eval_images"], cfg["seed"])
+    fit = images_lib.load_cifar10_npz("train", cfg["images_dir"]).stratified(
+        cfg["num_fit_images"], cfg["seed"])
+    ev = images_lib.load_cifar10_npz("test", cfg["images_dir"]).stratified(
+        cfg["num_eval_images"], cfg["seed"])
+  fit = images_lib.downsample(fit, cfg["image_size"])
+  ev = images_lib.downsample(ev, cfg["image_size"])
   ev_jax = rwe.RandomWeightEvaluator(
       space, fit, ev, channels=cfg["channels"], cells_per_stage=cfg["cells_per_stage"],
+      num_stages=cfg["num_stages"],
       naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"],
       features=cfg["features"], batch_size=cfg["batch_size"], seed=cfg["seed"])
   n_jax = max(cfg["batch_size"], cfg["num_jax"] // cfg["batch_size"] * cfg["batch_size"])
@@ -156,7 +163,8 @@ def markdown(res: dict) -> str:
 
 def main(argv):
   del argv
-  cfg = {k: FLAGS[k].value for k in ("space", "channels", "cells_per_stage", "num_fit_images",
+  cfg = {k: FLAGS[k].value for k in ("space", "channels", "cells_per_stage", "num_stages",
+                                     "image_size", "num_fit_images",
                                      "num_eval_images", "naswot_images", "batch_norm", "features",
                                      "batch_size", "num_jax", "num_torch", "num_check", "threads", "rounds",
                                      "seed", "images_dir", "synthetic")}

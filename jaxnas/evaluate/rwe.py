@@ -12,6 +12,14 @@ one jitted call that also fits the closed-form ridge probe
 score from the same forward pass. :class:`RandomWeightEvaluator` splits any
 number of candidates into fixed-size batches (the last one padded), so a sweep
 of the whole space compiles once.
+
+Measured on NB201 (1,000 random cells, CIFAR-10 ``cifar10_test``): with the
+small random networks tried here (C = 8..64, 1-3 stages, 256-2,000 images,
+ridge 1e-2..1e2) the probe's Kendall tau stays between -0.35 and 0.28. A
+narrow random conv is a lossy random projection, so the probe prefers cells
+of skip/pool ops that pass the stem's features through, while trained
+accuracy rewards 3x3 convs. NASWOT from the same forward pass ranks at 0.63
+(``score_all()["naswot"]``).
 """
 
 from __future__ import annotations
