@@ -345,8 +345,17 @@ def _edge_index(config: SupernetConfig) -> dict[tuple[int, int], int]:
 
 
 def _op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str):
-  """``lax.switch`` branches (one per op id) for one edge."""
-  return [lambda x, k=k: apply_op(k, cell_params, edge, x, bn) for k in config.kinds]
+  """``lax.switch`` branches (one per op id) for one edge: ``(acc, x) -> acc + op(x)``.
+
+  Accumulating inside the branch lets XLA fuse the add into the op's last
+  pass (BN apply, pooling) and makes ``none`` free, instead of materialising
+  the op's output (or zeros) and adding it in a separate pass.
+  """
+  def branch(kind):
+    if kind == "none":
+      return lambda acc, x: acc
+    return lambda acc, x: acc + apply_op(kind, cell_params, edge, x, bn)
+  return [branch(k) for k in config.kinds]
 
 
 def _conv_out_degree(config: SupernetConfig, ops: jax.Array, node: int) -> jax.Array:
@@ -434,7 +443,7 @@ def _cell_per_candidate(cell_params: dict, x: jax.Array, ops: jax.Array, config:
     total = jnp.zeros_like(x)
     for i in range(j):
       e = ei[(i, j)]
-      total = total + jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), nodes[i])
+      total = jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), total, nodes[i])
     nodes.append(total)
   return nodes[-1], _add_node_grams(config, ops, nodes, 0, n_nw, gram)
 
@@ -521,7 +530,7 @@ def _first_cell_shared(cell_params, ops, config, shared: _SharedFirstCell, n_nw,
     total = shared.term0(j, ops[ei[(0, j)]]) + shared.term1(j, op01, ops[ei[(1, j)]])
     for i in range(2, j):
       e = ei[(i, j)]
-      total = total + jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), nodes[i])
+      total = jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), total, nodes[i])
     nodes.append(total)
   return nodes[-1], _add_node_grams(config, ops, nodes, 2, n_nw, gram)
 
