@@ -376,8 +376,14 @@ class RankerTrainer:
     return np.asarray(self._score_rows(params, padded))[:, :n]
 
 
-def _member_group_size(m: int, bytes_per_member: int, budget: int = 1 << 20) -> int:
+# Activation bytes of the members vmapped together in one train step (the
+# rest are looped over with lax.map); see _member_group_size.
+MEMBER_GROUP_BYTES = 1 << 20
+
+
+def _member_group_size(m: int, bytes_per_member: int, budget: int | None = None) -> int:
   """Largest divisor of ``m`` whose activations (``bytes_per_member`` each) fit ``budget``."""
+  budget = MEMBER_GROUP_BYTES if budget is None else budget
   cap = max(1, budget // max(bytes_per_member, 1))
   return max(d for d in range(1, m + 1) if m % d == 0 and d <= cap)
 

@@ -41,14 +41,14 @@ def graph_tensors(arrays, template) -> dict[str, torch.Tensor]:
   Returns ``{"ops" long [N, V], "node_mask" float [N, V, 1], "adj" float
   [N, V, V] (adj[b, i, j]: edge i -> j), "globals" float [N, G]}``.
   """
-  ops = torch.as_tensor(np.asarray(arrays.node_ops, np.int64))
-  node_mask = torch.as_tensor(np.asarray(arrays.node_mask, np.float32))[:, :, None]
+  ops = torch.from_numpy(np.array(arrays.node_ops, np.int64))
+  node_mask = torch.from_numpy(np.array(arrays.node_mask, np.float32))[:, :, None]
   em = np.asarray(arrays.edge_mask, np.float32)
   n, v = ops.shape
   adj = np.zeros((n, v, v), np.float32)
   adj[:, template.senders, template.receivers] = em
   return {"ops": ops, "node_mask": node_mask, "adj": torch.as_tensor(adj),
-          "globals": torch.as_tensor(np.asarray(arrays.globals, np.float32))}
+          "globals": torch.from_numpy(np.array(arrays.globals, np.float32))}
 
 
 def take(tensors: dict[str, torch.Tensor], rows) -> dict[str, torch.Tensor]:
@@ -286,7 +286,7 @@ def train_ranker(model: TorchRanker, tensors: dict[str, torch.Tensor], fit_rows:
       model.eval()
       with torch.no_grad():
         tau = kendall_tau(model(val, with_tiers=False)[0], val_y)
-      history.append((step, float(loss), tau))
+      history.append((step, loss.item(), tau))
       if tau > best_val:
         best_val, best_state = tau, copy.deepcopy(model.state_dict())
   if best_state is not None:
