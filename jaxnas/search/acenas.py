@@ -33,10 +33,12 @@ import numpy as np
 
 from jaxnas import errors
 from jaxnas import features
+from jaxnas.search import decisions
 from jaxnas.search import rounds
 from jaxnas.search import surrogate as surrogate_lib
 
 WeakLabels = np.ndarray | Callable[[np.ndarray], np.ndarray]
+EXPLORATIONS = ("neighbours", "top_region")
 
 
 def params_weak_labels(space, pool: np.ndarray) -> np.ndarray | None:
@@ -58,7 +60,10 @@ class AceNASSearch(rounds.RoundSearcher):
     pretrain_steps: optimisation steps of pretraining.
     finetune_steps: optimisation steps of each round's finetuning.
     exploit_fraction: share of a round spent on the predicted top.
-    explore_fraction: exploration draws from this top share of the unseen pool.
+    explore: ``"neighbours"`` (decision-level) or ``"top_region"``.
+    explore_fraction: top-region draws come from this top share of the
+      unseen pool.
+    novelty_bonus: weight of an untested decision (pool score std units).
   """
 
   name = "acenas"
@@ -66,17 +71,21 @@ class AceNASSearch(rounds.RoundSearcher):
   def __init__(self, space, *, seed, surrogate=None, surrogate_config=None, round_size=10,
                weak_labels: WeakLabels | str | None = "params", pretrain_size=2048,
                pretrain_steps=300, finetune_steps=300, exploit_fraction=0.5,
-               explore_fraction=0.05):
+               explore="neighbours", explore_fraction=0.05, novelty_bonus=2.0):
     super().__init__(space, seed=seed, surrogate=surrogate, surrogate_config=surrogate_config,
                      round_size=round_size, num_init=2)
     if not 0 <= exploit_fraction <= 1 or not 0 < explore_fraction <= 1:
       raise errors.ConfigError(
           f"need 0 <= exploit_fraction <= 1 and 0 < explore_fraction <= 1, got "
           f"{exploit_fraction} and {explore_fraction}")
+    if explore not in EXPLORATIONS:
+      raise errors.ConfigError(f"unknown explore={explore!r}; expected one of {EXPLORATIONS}")
     if pretrain_size < 2 or pretrain_steps < 1 or finetune_steps < 1:
       raise errors.ConfigError("pretrain_size >= 2, pretrain_steps >= 1, finetune_steps >= 1 required")
     self.exploit_fraction = float(exploit_fraction)
+    self.explore = explore
     self.explore_fraction = float(explore_fraction)
+    self.novelty_bonus = float(novelty_bonus)
     self.pretrain_size = int(pretrain_size)
     tc = self.surrogate.config.train
     self.pretrain_config = dataclasses.replace(tc, num_steps=int(pretrain_steps),
@@ -142,7 +151,7 @@ class AceNASSearch(rounds.RoundSearcher):
     if params is None:
       return super()._initial(key, seen, max(n, self.round_size))
     preds = self.surrogate.predict(params)
-    chosen, _ = self._split_round(key, preds.mean, seen, self.round_size)
+    chosen, _ = self._split_round(key, preds.mean, seen, self.round_size, None, None)
     return chosen
 
   def _fit(self, rows, labels, seed):
@@ -150,23 +159,30 @@ class AceNASSearch(rounds.RoundSearcher):
                               init_params=self.pretrained())
 
   def _select(self, key, preds, rows, labels, seen, n):
-    del rows, labels
-    chosen, n_exploit = self._split_round(key, preds.mean, seen, n)
+    chosen, n_exploit = self._split_round(key, preds.mean, seen, n, rows, labels)
     return chosen, {"exploit": n_exploit, "explore": int(chosen.size - n_exploit)}
 
-  def _split_round(self, key, scores: np.ndarray, seen: np.ndarray,
-                   n: int) -> tuple[np.ndarray, int]:
-    n_exploit = int(round(self.exploit_fraction * n))
-    top = surrogate_lib.top_unseen(scores, seen, n_exploit)
+  def _split_round(self, key, scores: np.ndarray, seen: np.ndarray, n: int,
+                   rows: np.ndarray | None, labels: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """``(rows [<= n], how many of them exploit)``: predicted top, then exploration."""
+    exploit = surrogate_lib.top_unseen(scores, seen, int(round(self.exploit_fraction * n)))
     taken = seen.copy()
-    taken[top] = True
-    k = max(n - top.size, int(np.ceil(self.explore_fraction * np.sum(~taken))))
-    region = surrogate_lib.top_unseen(scores, taken, k)
-    allowed = np.zeros(seen.size, bool)
-    allowed[region] = True
-    explore = surrogate_lib.sample_without_replacement(key, np.zeros(seen.size), n - top.size,
-                                                       allowed=allowed)
-    return np.concatenate([top, explore]).astype(np.int64), int(top.size)
+    taken[exploit] = True
+    parts = [exploit]
+    if self.explore == "neighbours" and rows is not None and rows.size:
+      nb = decisions.propose_neighbours(self.space, self.surrogate.index, self.surrogate.pool,
+                                        rows, labels, scores, taken, n - exploit.size,
+                                        bonus=self.novelty_bonus)
+      taken[nb] = True
+      parts.append(nb)
+    left = n - sum(p.size for p in parts)
+    if left > 0:  # top-region draws (also when neighbours run out)
+      k = max(left, int(np.ceil(self.explore_fraction * np.sum(~taken))))
+      allowed = np.zeros(seen.size, bool)
+      allowed[surrogate_lib.top_unseen(scores, taken, k)] = True
+      parts.append(surrogate_lib.sample_without_replacement(key, np.zeros(seen.size), left,
+                                                            allowed=allowed))
+    return np.concatenate(parts).astype(np.int64), int(exploit.size)
 
   def report(self) -> dict:
     out = super().report()

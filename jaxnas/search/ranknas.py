@@ -104,7 +104,7 @@ class RankNASSearch(rounds.RoundSearcher):
   name = "ranknas"
 
   def __init__(self, space, *, seed, surrogate=None, surrogate_config=None, round_size=10,
-               num_init=10, top_fraction=0.02, margin=1.0, min_keep=2, prune_after=20):
+               num_init=10, top_fraction=0.005, margin=0.35, min_keep=2, prune_after=20):
     super().__init__(space, seed=seed, surrogate=surrogate, surrogate_config=surrogate_config,
                      round_size=round_size, num_init=num_init)
     if not 0 < top_fraction <= 1 or margin < 0 or min_keep < 1:

@@ -12,12 +12,13 @@ every pool architecture, and each round picks by
   sample of the ranking) and takes that member's best unseen architecture.
 
 A share ``neighbour_fraction`` of every round goes to *decision-level*
-exploration: one-edit neighbours of the best told architectures — each one
-re-tests a single decision (an op, or an edge switched on/off via ``none``)
-in the best context found so far — ranked by the same acquisition. On NB201
-this is what finds that ``skip_connect`` on edge 3<-0 helps the best cells
-although it hurts an average one (a ranker trained on few random cells
-learns the average).
+exploration (:mod:`jaxnas.search.decisions`): one-edit neighbours of the best
+told architectures — each one re-tests a single decision (an op, or an edge
+switched on/off via ``none``) in the best context found so far — ranked by
+the UCB value plus a novelty bonus for decisions no top-tier architecture has
+made yet (a UCB over decisions). On NB201 this is what finds that
+``skip_connect`` on edge 3<-0 helps the best cells although it hurts an
+average one (a ranker trained on few random cells learns the average).
 
 Pool architectures are all the ranker can propose; on spaces too large to
 enumerate the pool is a sample (see :func:`surrogate.pool_for`), and only
@@ -32,6 +33,7 @@ import jax
 import numpy as np
 
 from jaxnas import errors
+from jaxnas.search import decisions
 from jaxnas.search import rounds
 from jaxnas.search import surrogate as surrogate_lib
 
@@ -50,13 +52,14 @@ class ReNASSearch(rounds.RoundSearcher):
     neighbour_fraction: share of a round spent on one-edit neighbours of the
       best told architectures.
     num_incumbents: how many of the best told archs lend neighbours.
+    novelty_bonus: value of a never-tested decision (pool score std units).
   """
 
   name = "renas"
 
   def __init__(self, space, *, seed, surrogate=None, surrogate_config=None, round_size=10,
                num_init=10, acquisition="ucb", beta=1.0, beta_decay=0.85,
-               neighbour_fraction=0.3, num_incumbents=3):
+               neighbour_fraction=0.3, num_incumbents=3, novelty_bonus=2.0):
     super().__init__(space, seed=seed, surrogate=surrogate, surrogate_config=surrogate_config,
                      round_size=round_size, num_init=num_init)
     if acquisition not in ACQUISITIONS:
@@ -72,6 +75,7 @@ class ReNASSearch(rounds.RoundSearcher):
     self.beta_decay = float(beta_decay)
     self.neighbour_fraction = float(neighbour_fraction)
     self.num_incumbents = int(num_incumbents)
+    self.novelty_bonus = float(novelty_bonus)
 
   @classmethod
   def default_surrogate_config(cls) -> surrogate_lib.SurrogateConfig:
@@ -83,33 +87,20 @@ class ReNASSearch(rounds.RoundSearcher):
     """``beta_t`` of the current round."""
     return self.beta * self.beta_decay ** self.round_index
 
-  def neighbour_rows(self, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Pool rows of one-edit neighbours of the ``num_incumbents`` best told archs,
-    best incumbent first."""
-    pool = self.surrogate.pool
-    order = np.lexsort((rows, -labels))[:self.num_incumbents]
-    out = []
-    for r in rows[order]:
-      nb = self.surrogate.index.rows(self.space.neighbours(pool[r]))
-      out.append(nb[nb >= 0])
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
-
   def _select(self, key, preds, rows, labels, seen, n):
     beta_t = self.exploration_weight()
-    n_nb = int(round(self.neighbour_fraction * n))
     taken = seen.copy()
-    chosen: list[int] = []
     k_nb, k_ts = jax.random.split(key)
-    if n_nb:
-      nb = np.unique(self.neighbour_rows(rows, labels))
-      cand = nb[~taken[nb]]
-      acq = self._acquisition(k_nb, preds, cand, n_nb, beta_t)
-      chosen += [int(r) for r in acq]
-      taken[acq] = True
-    rest = self._acquisition(k_ts, preds, np.nonzero(~taken)[0], n - len(chosen), beta_t)
-    chosen += [int(r) for r in rest]
-    return np.asarray(chosen, np.int64), {"beta": round(beta_t, 4), "neighbours": n_nb,
-                                          "acquisition": self.acquisition}
+    del k_nb
+    nb = decisions.propose_neighbours(
+        self.space, self.surrogate.index, self.surrogate.pool, rows, labels,
+        preds.mean + beta_t * preds.std, taken, int(round(self.neighbour_fraction * n)),
+        bonus=self.novelty_bonus, num_incumbents=self.num_incumbents)
+    taken[nb] = True
+    rest = self._acquisition(k_ts, preds, np.nonzero(~taken)[0], n - nb.size, beta_t)
+    chosen = np.concatenate([nb, rest]).astype(np.int64)
+    return chosen, {"beta": round(beta_t, 4), "neighbours": int(nb.size),
+                    "acquisition": self.acquisition}
 
   def _acquisition(self, key, preds: surrogate_lib.Predictions, cand: np.ndarray, n: int,
                    beta_t: float) -> np.ndarray:

@@ -57,6 +57,9 @@ class SurrogateConfig:
     use_cost_features: feed params/FLOPs computed from the architecture as
       global inputs (spaces without ``params()`` get none).
     capacity_step: fit data are padded to a multiple of this many rows.
+    subsample: each member trains on this random share of the labelled rows
+      (bagging: members disagree where the data are thin, which is what
+      Thompson sampling and UCB feed on); 1.0 gives every member all rows.
   """
 
   ensemble_size: int = 4
@@ -64,12 +67,15 @@ class SurrogateConfig:
   train: train.TrainConfig = SEARCH_TRAIN
   use_cost_features: bool = True
   capacity_step: int = 256
+  subsample: float = 1.0
 
   def __post_init__(self):
     if self.ensemble_size < 1:
       raise errors.ConfigError(f"ensemble_size must be >= 1, got {self.ensemble_size!r}")
     if self.capacity_step < 2:
       raise errors.ConfigError(f"capacity_step must be >= 2, got {self.capacity_step!r}")
+    if not 0.0 < self.subsample <= 1.0:
+      raise errors.ConfigError(f"subsample must be in (0, 1], got {self.subsample!r}")
 
 
 def pool_for(space: base.Space, *, key: jax.Array, max_size: int = 20_000) -> np.ndarray:
@@ -219,8 +225,16 @@ class RankerSurrogate:
     tc = train_config or self.config.train
     trainer = self.trainer(tc)
     seeds = self.member_seeds(seed)
-    k = len(seeds)
-    data = train.make_member_data([rows] * k, [labels] * k, seeds, val_fraction=tc.val_fraction,
+    member_rows, member_labels = [], []
+    for s in seeds:
+      if self.config.subsample < 1.0:
+        m = max(2, int(np.ceil(self.config.subsample * rows.size)))
+        pick = np.sort(np.random.default_rng(s).permutation(rows.size)[:m])
+      else:
+        pick = np.arange(rows.size)
+      member_rows.append(rows[pick])
+      member_labels.append(labels[pick])
+    data = train.make_member_data(member_rows, member_labels, seeds, val_fraction=tc.val_fraction,
                                   num_tiers=self.model_config.num_tiers)
     data = _pad_fit(data, self.config.capacity_step)
     state = trainer.init_state(seeds)

@@ -1,0 +1,271 @@
+r"""Run search strategies side by side on a benchmark (or a probe), several seeds each.
+
+  python -m experiments.search --benchmark=nb201 --target=cifar10_test \
+      --strategy=renas,acenas,nar,ranknas,rea,random,local,xgb,xgb_params \
+      --budget=150 --seeds=10 --workdir=runs/search_c10
+
+  # no ground truth: the complete-DAG space scored by the random-weight probe
+  python -m experiments.search --benchmark=none --space=complete_dag:5 --evaluator=rwe \
+      --strategy=renas,rea,random --budget=200 --seeds=3 --workdir=runs/search_dag
+
+Strategies: the jaxnas ones (``random, rea, local, nar, ranknas, acenas,
+renas``) and the predictor-loop baselines ``xgb`` (20 random archs, then
+XGBoost on a one-hot encoding queries its top 10 per round) and ``xgb_params``
+(plus the parameter count). Every strategy sees the same seeds.
+
+Writes under ``--workdir``:
+
+* ``results.json`` — per strategy, per seed: best arch, its accuracy, its rank
+  in the space, queries used to reach the global optimum (or null), regret at
+  50 queries, wall times (searcher = training/scoring/sampling, free for the
+  budget; evaluator = lookups or probe); and the aggregates
+  ``median_queries_to_optimum``, ``max_queries_to_optimum``,
+  ``mean_regret_at_50``, ``mean_best_accuracy``;
+* ``trajectory.csv`` — ``strategy, seed, query, arch, score, best_so_far``;
+* ``best_vs_queries.png`` — mean best-so-far (and share of seeds at the
+  optimum) vs queries, all strategies on one plot;
+* ``runs/`` (one finished run per file) and ``state/`` (search checkpoints):
+  rerunning the same command resumes unfinished runs and skips finished ones.
+
+With ``--stop_at_optimum`` (default) a seed stops once it holds the global
+optimum: nothing reported can change after that (curves carry the optimum
+forward).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from jaxnas import errors
+from jaxnas import io_utils
+from jaxnas.data import registry as data_registry
+from jaxnas.search import evaluators
+from jaxnas.search import outcomes
+from jaxnas.search import registry
+from jaxnas.search import runner
+from jaxnas.spaces import get_space
+
+from experiments.baselines import xgb_search
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("benchmark", "nb201", "Benchmark table (nb201, ...) or 'none' (no ground truth).")
+flags.DEFINE_string("target", None, "Benchmark column to maximise (default: the benchmark's).")
+flags.DEFINE_string("space", None, "Space spec when --benchmark=none (e.g. complete_dag:5).")
+flags.DEFINE_enum("evaluator", "benchmark", ["benchmark", "rwe"],
+                  "Scores: benchmark lookups (counted queries) or the random-weight probe.")
+flags.DEFINE_list("strategy", ["renas", "rea", "random"], "Comma list of strategies.")
+flags.DEFINE_integer("budget", 100, "Distinct evaluations (queries) per search.")
+flags.DEFINE_integer("seeds", 10, "Seeds 0..seeds-1 for every strategy.")
+flags.DEFINE_integer("first_seed", 0, "First seed.")
+flags.DEFINE_string("workdir", None, "Output folder.")
+flags.DEFINE_bool("stop_at_optimum", True, "Stop a seed once it holds the global optimum.")
+flags.DEFINE_integer("round_size", 10, "Queries per round of the ranker and XGBoost strategies.")
+flags.DEFINE_integer("ensemble_size", 0, "Ranker ensemble members (0: the strategy's default).")
+flags.DEFINE_integer("num_steps", 0, "Ranker training steps per round (0: default).")
+flags.DEFINE_integer("pool_size", 20000, "Candidate pool of ranker strategies on large spaces.")
+flags.DEFINE_string("data_dir", None, "Shared benchmark data folder.")
+# Random-weight probe (--evaluator=rwe).
+flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
+flags.DEFINE_integer("rwe_channels", 8, "RWE: width of the first stage.")
+flags.DEFINE_integer("rwe_cells_per_stage", 1, "RWE: cells per stage.")
+flags.DEFINE_integer("rwe_fit_images", 512, "RWE: probe fit images.")
+flags.DEFINE_integer("rwe_eval_images", 512, "RWE: probe held-out images.")
+flags.DEFINE_integer("rwe_batch_size", 16, "RWE: candidates per jitted call.")
+
+BASELINES = ("xgb", "xgb_params")
+
+
+def _searcher(name, space, seed, cfg, surrogates):
+  if name in BASELINES:
+    return xgb_search.XGBoostLoopSearch(space, seed=seed, use_params=name == "xgb_params",
+                                        round_size=cfg["round_size"])
+  if registry.uses_ranker(name):
+    if name not in surrogates:  # one encoded pool + compiled step per strategy
+      surrogates[name] = registry.make_surrogate(
+          name, space, pool_size=cfg["pool_size"],
+          ensemble_size=cfg["ensemble_size"] or None, num_steps=cfg["num_steps"] or None)
+    return registry.make_searcher(name, space, seed=seed, surrogate=surrogates[name],
+                                  round_size=cfg["round_size"])
+  kwargs = {"batch_size": cfg["round_size"]} if name in ("random", "local") else {}
+  return registry.make_searcher(name, space, seed=seed, **kwargs)
+
+
+def _rwe_evaluator(space, cfg):
+  from jaxnas.data import images as images_lib  # pylint: disable=import-outside-toplevel
+  from jaxnas.evaluate import rwe  # pylint: disable=import-outside-toplevel
+  fit = images_lib.load_cifar10_npz("train", cfg["images_dir"]).stratified(cfg["rwe_fit_images"], 0)
+  ev = images_lib.load_cifar10_npz("test", cfg["images_dir"]).stratified(cfg["rwe_eval_images"], 0)
+  probe = rwe.RandomWeightEvaluator(space, fit, ev, channels=cfg["rwe_channels"],
+                                    cells_per_stage=cfg["rwe_cells_per_stage"],
+                                    batch_size=cfg["rwe_batch_size"], naswot_images=0)
+  return probe
+
+
+def run(cfg: dict, workdir: str, log=logging.info) -> dict:
+  """Runs every (strategy, seed) and writes the result files; returns results.json."""
+  os.makedirs(os.path.join(workdir, "runs"), exist_ok=True)
+  os.makedirs(os.path.join(workdir, "state"), exist_ok=True)
+  bench = table = None
+  if cfg["benchmark"] != "none":
+    bench = data_registry.load_benchmark(cfg["benchmark"], data_dir=cfg["data_dir"])
+    space = bench.space
+    if cfg["target"] is None:
+      cfg["target"] = data_registry.default_target(cfg["benchmark"])
+    table = bench.metric(cfg["target"])
+  else:
+    if not cfg["space"]:
+      raise errors.ConfigError("--benchmark=none needs --space (e.g. complete_dag:5)")
+    space = get_space(cfg["space"])
+  io_utils.atomic_write_json(os.path.join(workdir, "config.json"), cfg)
+  if cfg["evaluator"] == "benchmark" and bench is None:
+    raise errors.ConfigError("--evaluator=benchmark needs a --benchmark")
+  for name in cfg["strategy"]:
+    if name not in BASELINES:
+      registry.strategy_class(name)  # fail fast on typos
+  probe = _rwe_evaluator(space, cfg) if cfg["evaluator"] == "rwe" else None
+  optimum = float(table.max()) if (table is not None and probe is None) else None
+  surrogates: dict = {}
+  per_strategy: dict = {}
+  for name in cfg["strategy"]:
+    runs = []
+    for seed in range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"]):
+      path = os.path.join(workdir, "runs", f"{name}_seed{seed}.json")
+      if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+          runs.append(json.load(f))
+        continue
+      searcher = _searcher(name, space, seed, cfg, surrogates)
+      evaluator = (evaluators.BenchmarkEvaluator(bench, cfg["target"]) if probe is None else
+                   evaluators.ProbeEvaluator(probe.score, space.num_positions, name="rwe"))
+      stop = None
+      if cfg["stop_at_optimum"] and optimum is not None:
+        stop = lambda traj: bool(traj) and traj[-1]["best"] >= optimum - outcomes.OPTIMUM_TOLERANCE
+      t0 = time.time()
+      res = runner.run_search(searcher, evaluator, cfg["budget"], stop=stop,
+                              checkpoint_path=os.path.join(workdir, "state", f"{name}_seed{seed}.json"))
+      scores = res.scores
+      rec = {"strategy": name, "seed": seed, "best_arch": space.format(res.best_encoding),
+             "best_encoding": res.best_encoding.tolist(),
+             "searcher_seconds": round(res.searcher_seconds, 3),
+             "evaluator_seconds": round(res.evaluator_seconds, 3),
+             "wall_seconds": round(time.time() - t0, 3), "report": res.report,
+             "stopped_at_optimum": bool(stop is not None and stop(res.trajectory)),
+             **outcomes.seed_outcome(scores, None if probe is not None else table)}
+      if probe is not None and table is not None:  # probe-driven search on a benchmark space
+        rec["true_accuracy_of_best"] = float(table[bench.row(res.best_encoding)])
+      if name == "ranknas" and table is not None:
+        opt_rows = np.nonzero(table >= table.max() - outcomes.OPTIMUM_TOLERANCE)[0]
+        rec["report"]["pruned_space_contains_optimum"] = bool(
+            searcher.contains(bench.encodings[opt_rows]).any())
+      rec["trajectory"] = [[r["query"], r["arch"], r["score"], r["best"]] for r in res.trajectory]
+      io_utils.atomic_write_json(path, rec)
+      log(f"{name} seed {seed}: best {rec['best_accuracy']:.3f} "
+          f"q->opt {rec.get('queries_to_optimum')} searcher {rec['searcher_seconds']:.1f}s")
+      runs.append(rec)
+    agg = outcomes.aggregate(runs)
+    agg["mean_searcher_seconds"] = float(np.mean([r["searcher_seconds"] for r in runs]))
+    agg["mean_evaluator_seconds"] = float(np.mean([r["evaluator_seconds"] for r in runs]))
+    per_strategy[name] = {**agg, "per_seed": [{k: v for k, v in r.items() if k != "trajectory"}
+                                              for r in runs]}
+    per_strategy[name]["_trajectories"] = [r["trajectory"] for r in runs]
+  _write_outputs(workdir, cfg, per_strategy, optimum, bench, table)
+  return {k: {kk: vv for kk, vv in v.items() if kk != "_trajectories"}
+          for k, v in per_strategy.items()}
+
+
+def _write_outputs(workdir, cfg, per_strategy, optimum, bench, table):
+  rows = [["strategy", "seed", "query", "arch", "score", "best_so_far"]]
+  space_fmt = (bench.space if bench is not None else get_space(cfg["space"])).format
+  for name, res in per_strategy.items():
+    for rec, traj in zip(res["per_seed"], res["_trajectories"]):
+      for q, arch, score, best in traj:
+        rows.append([name, rec["seed"], q, space_fmt(np.asarray(arch, np.int32)),
+                     f"{score:.6f}", f"{best:.6f}"])
+  io_utils.atomic_write_csv(os.path.join(workdir, "trajectory.csv"), rows)
+  results = {"benchmark": cfg["benchmark"], "target": cfg["target"], "evaluator": cfg["evaluator"],
+             "budget": cfg["budget"], "seeds": list(range(cfg["first_seed"],
+                                                          cfg["first_seed"] + cfg["seeds"])),
+             "optimum": None, "strategies": {}}
+  if optimum is not None:
+    opt_rows = np.nonzero(table >= optimum - outcomes.OPTIMUM_TOLERANCE)[0]
+    results["optimum"] = {"accuracy": optimum, "archs": [bench.archs[r] for r in opt_rows]}
+  for name, res in per_strategy.items():
+    results["strategies"][name] = {k: v for k, v in res.items() if k != "_trajectories"}
+  io_utils.atomic_write_json(os.path.join(workdir, "results.json"), results)
+  try:
+    _plot(os.path.join(workdir, "best_vs_queries.png"), per_strategy, cfg, optimum)
+  except ImportError as e:
+    logging.warning("best_vs_queries.png skipped: %s", e)
+
+
+def _plot(path, per_strategy, cfg, optimum):
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  budget = cfg["budget"]
+  x = np.arange(1, budget + 1)
+  panels = 2 if optimum is not None else 1
+  fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.4), dpi=120, squeeze=False)
+  for name, res in per_strategy.items():
+    curves = np.stack([outcomes.best_so_far([t[2] for t in traj], budget)
+                       for traj in res["_trajectories"]])
+    if optimum is not None:
+      axes[0, 0].plot(x, np.mean(optimum - curves, axis=0), label=name)
+      axes[0, 1].plot(x, np.mean(curves >= optimum - outcomes.OPTIMUM_TOLERANCE, axis=0), label=name)
+    else:
+      axes[0, 0].plot(x, curves.mean(axis=0), label=name)
+  ax = axes[0, 0]
+  ax.set_xlabel("queries" if cfg["evaluator"] == "benchmark" else "evaluations")
+  if optimum is not None:
+    ax.set_yscale("symlog", linthresh=0.05)
+    ax.set_ylabel(f"mean regret of best-so-far ({cfg['target']}, points)")
+    axes[0, 1].set_xlabel("queries")
+    axes[0, 1].set_ylabel("share of seeds holding the optimum")
+    axes[0, 1].grid(alpha=0.3)
+    axes[0, 1].legend(fontsize=7)
+  else:
+    ax.set_ylabel(f"mean best-so-far ({cfg['evaluator']} score)")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7)
+  title = (f"{cfg['benchmark'] if cfg['benchmark'] != 'none' else cfg['space']} "
+           f"{cfg['target'] or ''} ({cfg['evaluator']}), {cfg['seeds']} seeds")
+  fig.suptitle(title, fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
+
+
+def config_from_flags() -> dict:
+  return {"benchmark": FLAGS.benchmark, "target": FLAGS.target, "space": FLAGS.space,
+          "evaluator": FLAGS.evaluator, "strategy": [s.strip() for s in FLAGS.strategy if s.strip()],
+          "budget": FLAGS.budget, "seeds": FLAGS.seeds, "first_seed": FLAGS.first_seed,
+          "stop_at_optimum": FLAGS.stop_at_optimum, "round_size": FLAGS.round_size,
+          "ensemble_size": FLAGS.ensemble_size, "num_steps": FLAGS.num_steps,
+          "pool_size": FLAGS.pool_size, "data_dir": FLAGS.data_dir,
+          "images_dir": FLAGS.images_dir, "rwe_channels": FLAGS.rwe_channels,
+          "rwe_cells_per_stage": FLAGS.rwe_cells_per_stage, "rwe_fit_images": FLAGS.rwe_fit_images,
+          "rwe_eval_images": FLAGS.rwe_eval_images, "rwe_batch_size": FLAGS.rwe_batch_size}
+
+
+def main(argv):
+  del argv
+  if not FLAGS.workdir:
+    raise app.UsageError("--workdir is required")
+  if FLAGS.budget < 1 or FLAGS.seeds < 1:
+    raise app.UsageError("--budget and --seeds must be >= 1")
+  results = run(config_from_flags(), FLAGS.workdir, log=lambda m: print(m, flush=True))
+  keys = ("median_queries_to_optimum", "max_queries_to_optimum", "mean_regret_at_50",
+          "mean_best_accuracy", "mean_searcher_seconds")
+  for name, res in results.items():
+    print(name, {k: res.get(k) for k in keys})
+
+
+if __name__ == "__main__":
+  app.run(main)
