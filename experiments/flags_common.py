@@ -5,8 +5,11 @@ from __future__ import annotations
 from absl import flags
 
 from jaxnas import models
+from jaxnas import pretrain as pretrain_lib
 from jaxnas import protocol
 from jaxnas import train
+from jaxnas.evaluate import supernet
+from jaxnas.evaluate import weak_labels
 
 FLAGS = flags.FLAGS
 
@@ -40,6 +43,20 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
   flags.DEFINE_bool("cost_features", True, "Feed params/FLOPs computed from the architecture.")
   flags.DEFINE_integer("checkpoint_every", 200, "Steps between orbax checkpoints.")
   flags.DEFINE_integer("seed", 0, "Seed of the split and the rankers.")
+  flags.DEFINE_enum("pretrain", "none", list(pretrain_lib.MODES),
+                    "Weak-label pretraining (AceNAS): zero_cost = params/FLOPs, NASWOT, synflow "
+                    "and the random-weight probe computed by jaxnas for every arch; supernet = "
+                    "those plus weight-sharing supernet accuracy/loss.")
+  flags.DEFINE_enum("pretrain_use", "both", list(pretrain_lib.USES),
+                    "pretrain the encoder on the weak labels, feed them as extra inputs, or both.")
+  flags.DEFINE_list("pretrain_columns", None, "Weak-label columns to use (default: all of the "
+                    "mode's); for ablations.")
+  flags.DEFINE_integer("pretrain_steps", 1000, "Pretraining steps on the weak labels.")
+  flags.DEFINE_string("weak_labels", None, "Weak-label table (CSV) to reuse or write (default: "
+                      "$JAXNAS_CACHE_DIR or ~/.cache/jaxnas, keyed by space and settings).")
+  flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz "
+                      "(default: $JAXNAS_IMAGES_DIR or ../shared/images).")
+  flags.DEFINE_integer("supernet_steps", 1500, "Weight-sharing supernet training steps.")
 
 
 def run_config_from_flags(train_size: int = 100) -> protocol.RunConfig:
@@ -50,11 +67,18 @@ def run_config_from_flags(train_size: int = 100) -> protocol.RunConfig:
                          num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size,
                          eval_every=FLAGS.eval_every, val_fraction=FLAGS.val_fraction,
                          patience=FLAGS.patience)
+  weak = weak_labels.WeakLabelConfig(supernet=supernet.SupernetTrainConfig(
+      num_steps=FLAGS.supernet_steps))
+  pre = pretrain_lib.PretrainConfig(
+      mode=FLAGS.pretrain, use=FLAGS.pretrain_use,
+      columns=tuple(FLAGS.pretrain_columns) if FLAGS.pretrain_columns else None,
+      num_steps=FLAGS.pretrain_steps, weak_labels=FLAGS.weak_labels,
+      images_dir=FLAGS.images_dir, weak=weak)
   return protocol.RunConfig(
       benchmark=FLAGS.benchmark, target=FLAGS.target, space=FLAGS.space, data_dir=FLAGS.data_dir,
       on_invalid=FLAGS.on_invalid, train_size=train_size, seed=FLAGS.seed,
       ensemble_size=FLAGS.ensemble_size, use_cost_features=FLAGS.cost_features,
-      checkpoint_every=FLAGS.checkpoint_every, model=model, train=tc)
+      checkpoint_every=FLAGS.checkpoint_every, model=model, train=tc, pretrain=pre)
 
 
 def quiet_library_logs() -> None:

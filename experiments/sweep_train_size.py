@@ -6,6 +6,13 @@ r"""The standard predictor protocol: Kendall tau vs number of training archs.
 All (size, seed) rankers train together as members of one compiled program.
 Baselines (--baselines) run on the same splits. Writes config.json, runs.jsonl,
 summary.json, tau_vs_train_size.png and prints markdown tables.
+
+Weak-label pretraining (AceNAS) with the XGBoost + published-NASWOT baseline side
+by side:
+
+  python -m experiments.sweep_train_size --benchmark=nb201 --target=cifar10_test \
+      --pretrain=zero_cost --baselines=xgb_onehot_params,xgb_onehot_params_naswot \
+      --workdir=/tmp/sweep_zc
 """
 
 import os
@@ -67,6 +74,8 @@ def main(argv):
     print(protocol.markdown_table(summary, key, sizes))
   print(f"\njaxnas fit time for all {len(sizes) * FLAGS.seeds} runs: "
         f"{summary['jaxnas'].get('fit_time_s')} s (one compiled program)")
+  if "pretrain_time_s" in summary["jaxnas"]:
+    print(f"weak-label pretraining ({FLAGS.pretrain}): {summary['jaxnas']['pretrain_time_s']} s")
   try:
     from jaxnas import plots  # pylint: disable=import-outside-toplevel
     series = {}

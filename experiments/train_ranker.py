@@ -5,7 +5,8 @@ r"""Train a ranker on `train_size` archs of a benchmark; evaluate on all the oth
 
 Writes config.json, metrics.jsonl, results.json, predictions.csv, scatter.png and
 checkpoints/ under --workdir; rerunning with the same --workdir resumes from the
-last checkpoint.
+last checkpoint. --pretrain=zero_cost|supernet first pretrains the encoder on weak
+labels that jaxnas computes for every architecture (cached as weak_labels.csv).
 """
 
 from absl import app

@@ -35,6 +35,7 @@ from jaxnas import features
 from jaxnas import io_utils
 from jaxnas import metrics
 from jaxnas import models
+from jaxnas import pretrain as pretrain_lib
 from jaxnas import ranker_export
 from jaxnas import train
 from jaxnas.data import benchmark as benchmark_lib
@@ -60,6 +61,7 @@ class RunConfig:
     checkpoint_every: steps between checkpoints (0: only the final state).
     model: ranker architecture.
     train: optimisation settings.
+    pretrain: weak-label pretraining (AceNAS; ``mode="none"``: off).
   """
 
   benchmark: str = "nasbench_graph:cora"
@@ -74,6 +76,7 @@ class RunConfig:
   checkpoint_every: int = 200
   model: models.ModelConfig = models.ModelConfig()
   train: train.TrainConfig = train.TrainConfig()
+  pretrain: pretrain_lib.PretrainConfig = pretrain_lib.PretrainConfig()
 
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)
@@ -82,6 +85,11 @@ class RunConfig:
     """Hash of everything that determines the trained parameters."""
     d = self.to_dict()
     d.pop("checkpoint_every")
+    # Runs without pretraining keep the fingerprints (and checkpoints) they had.
+    d["pretrain"] = (None if self.pretrain.mode == "none"
+                     else self.pretrain.fingerprint_dict())
+    if d["pretrain"] is None:
+      d.pop("pretrain")
     d.update(extra or {})
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -161,6 +169,13 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   """
   bench = loaded.bench
   glob, feature_stats = pool_features(config, bench)
+  plan = None
+  if config.pretrain.mode != "none":
+    # Weak labels come from the architectures alone (never a benchmark column).
+    plan = pretrain_lib.prepare(config.pretrain, bench.space, bench.encodings, log=log)
+    if plan.features is not None:
+      glob = plan.features if glob is None else np.concatenate([glob, plan.features], axis=1)
+    pretrained = pretrain_lib.combine_hooks(plan.hook, pretrained)
   model_cfg = dataclasses.replace(config.model, num_globals=0 if glob is None else glob.shape[1])
   trainer = train.RankerTrainer(bench.space, bench.encodings, model_cfg, config.train,
                                 pool_globals=glob)
@@ -170,8 +185,6 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
                                 val_fraction=config.train.val_fraction,
                                 num_tiers=model_cfg.num_tiers)
   state = trainer.init_state([s.init_seed for s in specs])
-  if pretrained is not None:
-    state = pretrained(trainer, state)
   fingerprint = config.fingerprint({"members": [
       [s.split_seed, s.init_seed, s.group, int(np.sum(s.train_rows))] for s in specs]})
   checkpointer = None
@@ -189,6 +202,12 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
       state = restored_state
       log(f"resumed from checkpoint at step {step}")
       _truncate_metrics(metrics_path, step)
+  pretrain_time = 0.0
+  if pretrained is not None and int(state.step) == 0:
+    # After the restore: a resumed run does not pretrain again.
+    t_pre = time.time()
+    state = pretrained(trainer, state)
+    pretrain_time = time.time() - t_pre
   t0 = time.time()
 
   def on_segment(info):
@@ -221,7 +240,9 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   std = np.stack([z[member_group == g].std(axis=0) for g in groups])
   return {"scores": mean, "std": std, "fit_time": fit_time, "query_time": query_time,
           "trainer": trainer, "params": params, "feature_stats": feature_stats,
-          "score_stats": (raw.mean(axis=1), raw.std(axis=1) + 1e-8)}
+          "score_stats": (raw.mean(axis=1), raw.std(axis=1) + 1e-8),
+          "weak_features": None if plan is None else plan.features,
+          "pretrain_time": pretrain_time}
 
 
 def _truncate_metrics(path: str, step: int) -> None:
@@ -262,7 +283,10 @@ def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.in
                       workdir, log=log)
   scores, std = out["scores"][0], out["std"][0]
   space_spec = config.space or bench.space.spec
-  if space_spec:
+  if out["weak_features"] is not None:
+    log("ranker/ export skipped: the ranker takes weak-label inputs that the exported "
+        "scorer cannot compute for new architectures (use --pretrain_use=pretrain)")
+  elif space_spec:
     fs = out["feature_stats"]
     ranker_export.export_ranker(
         os.path.join(workdir, "ranker"), space_spec=space_spec,
@@ -275,6 +299,8 @@ def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.in
                   "benchmark": bench.name, "target": loaded.target,
                   "ensemble_size": config.ensemble_size,
                   "dropped_nonfinite_target": loaded.dropped_nonfinite})
+  if config.pretrain.mode != "none":
+    results["pretrain_time"] = round(out["pretrain_time"], 3)
   io_utils.atomic_write_json(os.path.join(workdir, "results.json"), results)
   is_train = np.zeros(len(bench), bool)
   is_train[train_rows] = True
@@ -330,6 +356,8 @@ def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], w
   summary = summarize(per_run, SUMMARY_KEYS)
   summary["jaxnas"]["fit_time_s"] = round(out["fit_time"], 2)
   summary["jaxnas"]["query_time_s"] = round(out["query_time"], 2)
+  if config.pretrain.mode != "none":
+    summary["jaxnas"]["pretrain_time_s"] = round(out["pretrain_time"], 2)
   return {"summary": summary, "runs": per_run, "loaded": loaded, "runs_rows": runs}
 
 

@@ -256,3 +256,18 @@ def test_pretrain_then_finetune_end_to_end(tmp_path, monkeypatch):
   protocol.sweep(config, [20, 30], [0, 1], str(tmp_path / "sweep"), log=again.append)
   assert any("resumed from checkpoint" in m for m in again)
   assert not any("pretrained" in m for m in again)
+
+
+# --------------------------------------------------------------------------- NB101
+def test_nb101_cost_model_matches_the_published_parameter_counts(data_dir):
+  from jaxnas.data import nb101 as nb101_data  # pylint: disable=import-outside-toplevel
+  from jaxnas.evaluate import nb101_costs  # pylint: disable=import-outside-toplevel
+  try:
+    bench = nb101_data.load_nb101(data_dir, on_invalid="drop")
+  except errors.ConfigError as e:
+    pytest.skip(str(e))
+  got = nb101_costs.cost_features(bench.encodings)
+  # Validation only: the weak labels themselves never read these columns.
+  np.testing.assert_allclose(np.exp(got["params"]) / 1e6, bench.metric("params"), atol=1e-6)
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  assert stats.spearmanr(got["flops"], bench.metric("flops"))[0] > 0.99

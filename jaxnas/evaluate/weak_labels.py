@@ -11,7 +11,8 @@ so later runs reuse it.
 Signal groups (``WeakLabelConfig.signals``) and the columns they give:
 
 * ``params``, ``flops`` — log parameter count / log FLOPs of the network the
-  space describes (NB201's own cost model; for other cell spaces the conv
+  space describes (NB201's own cost model; NB101's network as nasbench builds
+  it, :mod:`jaxnas.evaluate.nb101_costs`; for other cell spaces the conv
   weights / FLOPs of the random-weight network);
 * ``naswot``, ``synflow`` (and the slower ``snip``, ``grad_norm``) — zero-cost
   proxies at initialisation (:mod:`jaxnas.evaluate.zero_cost`);
@@ -47,11 +48,13 @@ from jaxnas import features
 from jaxnas import io_utils
 from jaxnas.data import images as images_lib
 from jaxnas.evaluate import cell_supernet
+from jaxnas.evaluate import nb101_costs
 from jaxnas.evaluate import rwe
 from jaxnas.evaluate import supernet as supernet_lib
 from jaxnas.evaluate import zero_cost
 from jaxnas.spaces import base
 from jaxnas.spaces import cell as cell_lib
+from jaxnas.spaces import nb101 as nb101_space
 
 CACHE_ENV_VAR = "JAXNAS_CACHE_DIR"
 GROUP_COLUMNS = {
@@ -315,6 +318,8 @@ def _costs(space, enc, net, config) -> dict[str, np.ndarray]:
     return {"params": raw[:, 0].astype(np.float64), "flops": raw[:, 1].astype(np.float64)}
   if net is not None:
     return cell_costs(net, enc, config.image_size)
+  if isinstance(space, nb101_space.NB101Space):
+    return nb101_costs.cost_features(enc)
   raise errors.ConfigError(f"{space.name} defines no parameter/FLOP count to use as a weak signal")
 
 
