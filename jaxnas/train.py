@@ -270,9 +270,10 @@ class RankerTrainer:
     group = _member_group_size(m, bs * self.template.num_nodes * self.model_config.hidden * 4)
 
     def all_members_step(*args):
-      # Members are independent: vmap within cache-sized groups, loop over
-      # groups (lax.map). Same results as one vmap over all M, but each
-      # group's activations stay in cache (~1.6x faster for M=25 on CPU).
+      # Members are independent: vmap within small cache-sized groups, loop
+      # over groups (lax.map). Same results as one vmap over all M; on a
+      # 2-core CPU one member is already compute-bound, and vmapping 8 or 25
+      # members at once was 1.3-2x slower per member than groups of 1-2.
       if group == m:
         return jax.vmap(member_step)(*args)
       grouped = jax.tree.map(lambda x: x.reshape((m // group, group) + x.shape[1:]), args)
@@ -378,7 +379,7 @@ class RankerTrainer:
 
 # Activation bytes of the members vmapped together in one train step (the
 # rest are looped over with lax.map); see _member_group_size.
-MEMBER_GROUP_BYTES = 1 << 20
+MEMBER_GROUP_BYTES = 1 << 18
 
 
 def _member_group_size(m: int, bytes_per_member: int, budget: int | None = None) -> int:
