@@ -58,6 +58,9 @@ flags.DEFINE_integer("repeats", 5, "Timing repeats (minimum reported).")
 flags.DEFINE_integer("torch_sweep_runs", 5,
                      "PyTorch sweep trainings actually timed (1..25; the rest extrapolated).")
 flags.DEFINE_integer("torch_threads", 0, "torch threads (0: the faster of 1 and 2, measured).")
+flags.DEFINE_integer("jax_threads", 0,
+                     "1: run XLA:CPU single-threaded (set before the backend starts; faster "
+                     "than its 2-thread pool when other processes load the cores). 0: default.")
 flags.DEFINE_integer("score_chunk", 1024, "Architectures per jitted scoring call (jaxnas).")
 flags.DEFINE_integer("torch_chunk", 512, "Architectures per scoring call (PyTorch).")
 flags.DEFINE_list("train_sizes", ["78", "156", "469", "781", "1563"], "Sweep train sizes.")
@@ -125,7 +128,8 @@ def run(*, target: str = "cifar10_test", num_steps: int = 600, repeats: int = 5,
   res: dict = {"device": f"{jax.devices()[0].device_kind} ({jax.devices()[0].platform})",
                "cpu_count": os.cpu_count(), "load_avg_start": os.getloadavg()[0],
                "platform": platform.platform(), "jax": jax.__version__,
-               "torch": torch.__version__, "num_steps": num_steps, "repeats": repeats}
+               "torch": torch.__version__, "num_steps": num_steps, "repeats": repeats,
+               "xla_flags": os.environ.get("XLA_FLAGS", "")}
   bench = registry.load_benchmark("nb201")
   space = bench.space
   labels = bench.metric(target)
@@ -313,13 +317,17 @@ def markdown(res: dict) -> str:
   out.append("")
   out.append(f"Machine: {res['device']}, {res['cpu_count']} CPU cores, load average "
              f"{res['load_avg_start']:.1f} -> {res['load_avg_end']:.1f}; torch "
-             f"{res['torch']} with {res['torch_threads']} thread(s), jax {res['jax']}; "
+             f"{res['torch']} with {res['torch_threads']} thread(s), jax {res['jax']}"
+             f"{' single-threaded' if 'intra_op_parallelism_threads=1' in res['xla_flags'] else ''}; "
              f"minimum of {res['repeats']} runs, compile excluded.")
   return "\n".join(out)
 
 
 def main(argv):
   del argv
+  if FLAGS.jax_threads == 1:
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                               " intra_op_parallelism_threads=1").strip()
   sizes = tuple(int(s) for s in FLAGS.train_sizes)
   res = run(target=FLAGS.target, num_steps=FLAGS.num_steps, repeats=FLAGS.repeats,
             torch_sweep_runs=FLAGS.torch_sweep_runs, torch_threads=FLAGS.torch_threads,
