@@ -9,7 +9,11 @@ r"""Run search strategies side by side on a benchmark (or a probe), several seed
       --strategy=renas,rea,random --budget=200 --seeds=3 --workdir=runs/search_dag
 
 Strategies: the jaxnas ones (``random, rea, local, nar, ranknas, acenas,
-renas``) and the predictor-loop baselines ``xgb`` (20 random archs, then
+renas``), ``acenas_zc`` (AceNAS pretrained on jaxnas's zero-cost weak-label
+table — params, FLOPs, NASWOT, synflow, random-weight probe, combined by
+:func:`jaxnas.evaluate.weak_labels.combined` — instead of the parameter
+count; the table is computed once and cached, see
+:mod:`jaxnas.evaluate.weak_labels`) and the predictor-loop baselines ``xgb`` (20 random archs, then
 XGBoost on a one-hot encoding queries its top 10 per round) and ``xgb_params``
 (plus the parameter count). Every strategy sees the same seeds.
 
@@ -80,12 +84,33 @@ flags.DEFINE_integer("rwe_eval_images", 512, "RWE: probe held-out images.")
 flags.DEFINE_integer("rwe_batch_size", 16, "RWE: candidates per jitted call.")
 
 BASELINES = ("xgb", "xgb_params")
+VARIANTS = {"acenas_zc": "acenas"}  # experiment name -> library strategy
+
+
+def _zero_cost_weak_labels(space, pool, cfg, cache: dict):
+  """The combined zero-cost weak label ``[P]`` of the pool (cached table) and its cost."""
+  if "zero_cost" not in cache:
+    from jaxnas.evaluate import weak_labels as wl  # pylint: disable=import-outside-toplevel
+    table = wl.load_or_compute(space, pool, wl.WeakLabelConfig(), images_dir=cfg["images_dir"],
+                               log=lambda m: print(m, flush=True))
+    seconds = float(sum(table.meta.get("seconds", {}).values()))
+    cache["zero_cost"] = (wl.combined(table), seconds, table.meta.get("fingerprint"))
+  return cache["zero_cost"]
 
 
 def _searcher(name, space, seed, cfg, surrogates):
   if name in BASELINES:
     return xgb_search.XGBoostLoopSearch(space, seed=seed, use_params=name == "xgb_params",
                                         round_size=cfg["round_size"])
+  if name == "acenas_zc":
+    if "acenas" not in surrogates:
+      surrogates["acenas"] = registry.make_surrogate(
+          "acenas", space, pool_size=cfg["pool_size"],
+          ensemble_size=cfg["ensemble_size"] or None, num_steps=cfg["num_steps"] or None)
+    sur = surrogates["acenas"]
+    weak, _, _ = _zero_cost_weak_labels(space, sur.pool, cfg, surrogates.setdefault("_weak", {}))
+    return registry.make_searcher("acenas", space, seed=seed, surrogate=sur,
+                                  round_size=cfg["round_size"], weak_labels=weak)
   if registry.uses_ranker(name):
     if name not in surrogates:  # one encoded pool + compiled step per strategy
       surrogates[name] = registry.make_surrogate(
@@ -128,7 +153,7 @@ def run(cfg: dict, workdir: str, log=logging.info) -> dict:
     raise errors.ConfigError("--evaluator=benchmark needs a --benchmark")
   for name in cfg["strategy"]:
     if name not in BASELINES:
-      registry.strategy_class(name)  # fail fast on typos
+      registry.strategy_class(VARIANTS.get(name, name))  # fail fast on typos
   probe = _rwe_evaluator(space, cfg) if cfg["evaluator"] == "rwe" else None
   optimum = float(table.max()) if (table is not None and probe is None) else None
   surrogates: dict = {}
@@ -160,6 +185,10 @@ def run(cfg: dict, workdir: str, log=logging.info) -> dict:
              **outcomes.seed_outcome(scores, None if probe is not None else table)}
       if probe is not None and table is not None:  # probe-driven search on a benchmark space
         rec["true_accuracy_of_best"] = float(table[bench.row(res.best_encoding)])
+      if name == "acenas_zc":
+        _, secs, fp = surrogates["_weak"]["zero_cost"]
+        rec["report"].update({"weak_labels": "zero_cost_combined", "weak_label_table": fp,
+                              "weak_label_seconds_once": round(secs, 1)})
       if name == "ranknas" and table is not None:
         opt_rows = np.nonzero(table >= table.max() - outcomes.OPTIMUM_TOLERANCE)[0]
         rec["report"]["pruned_space_contains_optimum"] = bool(

@@ -90,8 +90,7 @@ class ReNASSearch(rounds.RoundSearcher):
   def _select(self, key, preds, rows, labels, seen, n):
     beta_t = self.exploration_weight()
     taken = seen.copy()
-    k_nb, k_ts = jax.random.split(key)
-    del k_nb
+    k_ts = jax.random.split(key)[1]  # the Thompson draws' key
     nb = decisions.propose_neighbours(
         self.space, self.surrogate.index, self.surrogate.pool, rows, labels,
         preds.mean + beta_t * preds.std, taken, int(round(self.neighbour_fraction * n)),
