@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 
 import jax
 import numpy as np
@@ -67,6 +68,26 @@ class LoadedRanker:
 
 def export_ranker(directory: str, *, space_spec: str, model_config: models.ModelConfig, params,
                   feature_mean=None, feature_std=None, score_mean, score_std) -> None:
+  """Writes the ranker to ``directory``, replacing an earlier export atomically.
+
+  The new export is written beside the old one and swapped in by renames, so a
+  kill at any point leaves either the old or the new ranker loadable.
+  """
+  directory = os.path.abspath(directory)
+  tmp = f"{directory}.tmp-{os.getpid()}"
+  if os.path.exists(tmp):
+    shutil.rmtree(tmp)
+  _write(tmp, space_spec, model_config, params, feature_mean, feature_std, score_mean, score_std)
+  old = f"{directory}.old-{os.getpid()}"
+  if os.path.exists(directory):
+    os.rename(directory, old)
+  os.rename(tmp, directory)
+  if os.path.exists(old):
+    shutil.rmtree(old)
+
+
+def _write(directory, space_spec, model_config, params, feature_mean, feature_std, score_mean,
+           score_std) -> None:
   ckpt = checkpoint_lib.Checkpointer(directory, max_to_keep=1)
   meta = {"space": space_spec, "model_config": dataclasses.asdict(model_config),
           "feature_mean": None if feature_mean is None else np.asarray(feature_mean).tolist(),
