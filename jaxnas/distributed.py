@@ -24,7 +24,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxnas import graphs as graphs_lib
-from jaxnas import models
+from jaxnas import train
 
 AXIS = "batch"
 
@@ -43,14 +43,7 @@ def make_mesh(devices=None) -> jax.sharding.Mesh:
 @functools.partial(jax.jit, static_argnames=("graphdef", "template", "chunk", "mesh"))
 def _sharded_scores(graphdef, params, template, arrays, chunk, mesh):
   def local(block):
-    n = block.node_ops.shape[0]
-    chunks = jax.tree.map(lambda a: a.reshape((n // chunk, chunk) + a.shape[1:]), block)
-
-    def per_member(p):
-      f = lambda c: models.apply(graphdef, p, graphs_lib.to_graphs_tuple(c, template))[0][:-1]
-      return jax.lax.map(f, chunks).reshape(-1)
-
-    return jax.vmap(per_member)(params)
+    return train.member_scores(graphdef, params, template, block, chunk)
 
   return jax.shard_map(local, mesh=mesh, in_specs=(P(AXIS),), out_specs=P(None, AXIS),
                        check_vma=False)(arrays)

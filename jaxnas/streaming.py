@@ -26,7 +26,7 @@ import numpy as np
 from jaxnas import errors
 from jaxnas import graphs as graphs_lib
 from jaxnas import io_utils
-from jaxnas import models
+from jaxnas import train
 from jaxnas.spaces import base
 
 
@@ -69,12 +69,12 @@ def sampled_chunks(space: base.Space, chunk_size: int, total: int, *, seed: int 
     yield c, space.sample(jax.random.fold_in(base_key, c), n)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "template", "k"), donate_argnums=(0,))
-def _merge_step(carry, graphdef, params, norm, template, arrays, enc, valid, k):
+@functools.partial(jax.jit, static_argnames=("graphdef", "template", "k", "sub_chunk"),
+                   donate_argnums=(0,))
+def _merge_step(carry, graphdef, params, norm, template, arrays, enc, valid, k, sub_chunk):
   """Scores one chunk with every member and merges it into the running top-k."""
   top_scores, top_std, top_enc = carry
-  g = graphs_lib.to_graphs_tuple(arrays, template)
-  scores = jax.vmap(lambda p: models.apply(graphdef, p, g)[0][:-1])(params)
+  scores = train.member_scores(graphdef, params, template, arrays, sub_chunk)
   # Members score on different scales: standardise each with its statistics
   # over the training pool before taking the ensemble mean and spread.
   scores = (scores - norm[0][:, None]) / norm[1][:, None]
@@ -91,7 +91,7 @@ def stream_top_k(space: base.Space, graphdef, params, chunks: Iterator[tuple[int
                  chunk_size: int, top_k: int, score_norm: tuple[np.ndarray, np.ndarray] | None = None,
                  globals_fn: Callable[[np.ndarray], np.ndarray | None] | None = None,
                  resume: TopK | None = None, state_path: str | None = None,
-                 save_every: int = 10, total: int | None = None,
+                 save_every: int = 10, total: int | None = None, sub_chunk: int = 1024,
                  progress: Callable[[dict], None] | None = None) -> TopK:
   """Scores a stream of candidate chunks and keeps the top-k.
 
@@ -108,12 +108,16 @@ def stream_top_k(space: base.Space, graphdef, params, chunks: Iterator[tuple[int
     state_path: where to save the running state (``.npz``), atomically.
     save_every: save after this many chunks.
     total: expected number of candidates (for the ETA only).
+    sub_chunk: graphs per model call inside a chunk (cache-sized; must
+      divide ``chunk_size``).
     progress: called after each chunk with ``{"scored", "per_s", "eta_s", "chunk"}``.
 
   Returns:
     The final :class:`TopK` (sorted, best first; empty slots dropped).
   """
   template = graphs_lib.template_for(space)
+  if chunk_size % min(sub_chunk, chunk_size):
+    raise errors.ConfigError(f"sub_chunk={sub_chunk} must divide chunk_size={chunk_size}")
   d = space.num_positions
   m = jax.tree.leaves(params)[0].shape[0]
   norm = (jnp.zeros((m,), jnp.float32), jnp.ones((m,), jnp.float32)) if score_norm is None else (
@@ -142,7 +146,8 @@ def stream_top_k(space: base.Space, graphdef, params, chunks: Iterator[tuple[int
     valid = np.arange(chunk_size) < n
     glob = globals_fn(padded) if globals_fn is not None else None
     arrays = graphs_lib.encode(space, padded, glob)
-    carry = _merge_step(carry, graphdef, params, norm, template, arrays, padded, valid, top_k)
+    carry = _merge_step(carry, graphdef, params, norm, template, arrays, padded, valid, top_k,
+                        min(sub_chunk, chunk_size))
     scored += n
     next_chunk = c + 1
     since_save += 1

@@ -404,6 +404,17 @@ def score_arrays(graphdef, params, template: graphs_lib.GraphTemplate,
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "template", "chunk"))
 def _score_arrays_jit(graphdef, params, template, arrays, chunk):
+  return member_scores(graphdef, params, template, arrays, chunk)
+
+
+def member_scores(graphdef, params, template: graphs_lib.GraphTemplate,
+                  arrays: graphs_lib.GraphArrays, chunk: int) -> jax.Array:
+  """Traceable scoring core: ``[M, N]`` scores of N graphs (N a multiple of chunk).
+
+  Members run one at a time and graphs in chunks of ``chunk``, so each step's
+  working set stays cache-sized (XLA:CPU is memory-bound on these small
+  models). Used inside jitted scorers: this module, streaming, distributed.
+  """
   n = arrays.node_ops.shape[0]
   chunks = jax.tree.map(lambda a: a.reshape((n // chunk, chunk) + a.shape[1:]), arrays)
 
