@@ -25,6 +25,7 @@ from experiments.baselines import predictors
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas import protocol
+from jaxnas.evaluate import weak_labels
 
 flags_common.define_ranker_flags()
 flags.DEFINE_list("train_sizes", ["78", "156", "469", "781", "1563"], "Train-set sizes.")
@@ -51,6 +52,7 @@ def main(argv):
     raise SystemExit(f"error: {e}") from None
   runs = list(out["runs"])
   loaded = out["loaded"]
+  weak = None
   for name in FLAGS.baselines:
     ok, why = predictors.available(name, loaded.bench.space)
     if not ok:
@@ -59,8 +61,17 @@ def main(argv):
     if name.endswith("naswot") and "naswot" not in loaded.bench.metrics:
       log(f"baseline {name} skipped: the benchmark has no naswot column")
       continue
+    if name.endswith("_zc") and weak is None:
+      try:  # jaxnas's own zero-cost weak labels (cached; computed if missing)
+        weak = weak_labels.load_or_compute(
+            loaded.bench.space, loaded.bench.encodings, config.pretrain.weak,
+            path=FLAGS.weak_labels if FLAGS.pretrain == "zero_cost" else None,
+            images_dir=FLAGS.images_dir, log=log)
+      except errors.JaxnasError as e:
+        log(f"baseline {name} skipped: {e}")
+        continue
     for size, seed, rows in out["runs_rows"]:
-      scores = predictors.predict(name, loaded.bench, rows, loaded.labels, seed)
+      scores = predictors.predict(name, loaded.bench, rows, loaded.labels, seed, weak=weak)
       res = protocol.evaluate(scores, loaded.labels, rows)
       res.update({"train_size": size, "seed": seed, "method": name})
       runs.append(res)

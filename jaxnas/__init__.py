@@ -15,10 +15,12 @@ The curated public API is re-exported here; submodules hold the details:
 """
 
 from jaxnas import errors
+from jaxnas import evaluate
 from jaxnas import graphs
 from jaxnas import losses
 from jaxnas import metrics
 from jaxnas import models
+from jaxnas import search
 from jaxnas import spaces
 from jaxnas.data.benchmark import Benchmark
 from jaxnas.data.benchmark import QueryOracle
@@ -30,8 +32,10 @@ from jaxnas.naslib_adapter import JaxnasPredictor
 from jaxnas.protocol import RunConfig
 from jaxnas.protocol import sweep
 from jaxnas.protocol import train_and_evaluate
+from jaxnas.pretrain import PretrainConfig
 from jaxnas.spaces import Space
 from jaxnas.spaces import get_space
+from jaxnas.streaming import stream_top_k
 from jaxnas.train import RankerTrainer
 from jaxnas.train import TrainConfig
 
@@ -39,7 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Benchmark", "InvalidArchitectureError", "JaxnasError", "JaxnasPredictor", "ModelConfig",
-    "QueryOracle", "RankerTrainer", "RunConfig", "Space", "TrainConfig", "errors", "get_space",
-    "graphs", "load_benchmark", "losses", "metrics", "models", "spaces", "sweep",
-    "train_and_evaluate",
+    "PretrainConfig", "QueryOracle", "RankerTrainer", "RunConfig", "Space", "TrainConfig",
+    "errors", "evaluate", "get_space", "graphs", "load_benchmark", "losses", "metrics", "models",
+    "search", "spaces", "stream_top_k", "sweep", "train_and_evaluate",
 ]

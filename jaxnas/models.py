@@ -32,6 +32,7 @@ import jraph
 import numpy as np
 from flax import nnx
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import graphs as graphs_lib
 
@@ -59,6 +60,7 @@ class ModelConfig:
   num_globals: int = 0
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     if self.encoder not in ENCODERS:
       raise errors.ConfigError(f"unknown encoder {self.encoder!r}; expected one of {ENCODERS}")
     for name in ("hidden", "num_layers", "head_hidden"):

@@ -49,6 +49,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import graphs as graphs_lib
 from jaxnas import losses
@@ -99,6 +100,7 @@ class PretrainConfig:
   weak: weak_lib.WeakLabelConfig = weak_lib.WeakLabelConfig()
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     if self.mode not in MODES:
       raise errors.ConfigError(f"pretrain mode {self.mode!r}; expected one of {list(MODES)}")
     if self.use not in USES:

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxnas import config_checks
 from jaxnas import checkpoint as checkpoint_lib
 from jaxnas import errors
 from jaxnas import graphs as graphs_lib
@@ -76,6 +77,7 @@ class TrainConfig:
   warmup_steps: int = 50
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     losses.get_loss(self.loss)
     if self.num_steps < 1 or self.batch_size < 2 or self.eval_every < 1:
       raise errors.ConfigError("num_steps >= 1, batch_size >= 2 and eval_every >= 1 are required")

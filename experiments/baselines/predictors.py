@@ -6,6 +6,9 @@
 * ``xgb_onehot_params_naswot``: plus the benchmark's published NASWOT score
   (a benchmark column, so it is *not* an architecture-only input; shown for
   calibration against the weak-supervision issue).
+* ``xgb_onehot_params_zc``: one-hot + params + jaxnas's own zero-cost weak labels
+  (NASWOT, synflow, random-weight probe; :mod:`jaxnas.evaluate.weak_labels`),
+  architecture-only inputs computed by jaxnas (pass ``weak=`` to :func:`predict`).
 
 XGBoost settings follow NASLib's XGBoost predictor defaults.
 """
@@ -18,10 +21,12 @@ import numpy as np
 from jaxnas import features
 from jaxnas.spaces import base
 
-NAMES = ("params", "xgb_onehot", "xgb_onehot_params", "xgb_onehot_params_naswot")
+NAMES = ("params", "xgb_onehot", "xgb_onehot_params", "xgb_onehot_params_naswot",
+         "xgb_onehot_params_zc")
+ZC_COLUMNS = ("naswot", "synflow", "probe_accuracy")
 
 
-def _design(space: base.Space, encodings: np.ndarray, name: str, bench) -> np.ndarray:
+def _design(space: base.Space, encodings: np.ndarray, name: str, bench, weak=None) -> np.ndarray:
   cols = [base.one_hot(space, encodings)]
   if "params" in name:
     cost = features.cost_features(space, encodings)
@@ -30,11 +35,23 @@ def _design(space: base.Space, encodings: np.ndarray, name: str, bench) -> np.nd
     col = bench.metric("naswot").copy()
     col[~np.isfinite(col)] = np.nanmin(col)
     cols.append(col[:, None])
+  if name.endswith("_zc"):
+    if weak is None:
+      raise ValueError(f"{name} needs the weak-label table (weak=)")
+    z = weak.matrix(ZC_COLUMNS).copy()
+    for j in range(z.shape[1]):  # -inf (no input-output path): the column's floor
+      ok = np.isfinite(z[:, j])
+      z[~ok, j] = z[ok, j].min()
+    cols.append(z)
   return np.concatenate(cols, axis=1)
 
 
-def predict(name: str, bench, train_rows: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
-  """Scores ``[N]`` for every arch of ``bench`` from a baseline fit on ``train_rows``."""
+def predict(name: str, bench, train_rows: np.ndarray, labels: np.ndarray, seed: int,
+            weak=None) -> np.ndarray:
+  """Scores ``[N]`` for every arch of ``bench`` from a baseline fit on ``train_rows``.
+
+  ``weak``: the benchmark's weak-label table (rows in benchmark order) for ``*_zc``.
+  """
   space = bench.space
   if name == "params":
     cost = features.cost_features(space, bench.encodings)
@@ -42,7 +59,7 @@ def predict(name: str, bench, train_rows: np.ndarray, labels: np.ndarray, seed: 
       raise ValueError(f"{space.name} has no params() to rank by")
     return cost[:, 0]
   import xgboost  # pylint: disable=import-outside-toplevel
-  x = _design(space, bench.encodings, name, bench)
+  x = _design(space, bench.encodings, name, bench, weak)
   # The native API (no scikit-learn needed).
   params = {"max_depth": 6, "eta": 0.05, "subsample": 0.9, "colsample_bytree": 0.9,
             "min_child_weight": 1, "seed": seed, "nthread": 2, "verbosity": 0,

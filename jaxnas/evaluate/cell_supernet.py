@@ -53,6 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas.spaces import cell as cell_lib
 
@@ -99,6 +100,7 @@ class SupernetConfig:
   in_channels: int = 3
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     unknown = [o for o in self.ops if o not in OP_KINDS]
     if unknown:
       raise errors.ConfigError(

@@ -53,6 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxnas import config_checks
 from jaxnas import checkpoint as checkpoint_lib
 from jaxnas import errors
 from jaxnas.data import images as images_lib
@@ -98,6 +99,7 @@ class SupernetTrainConfig:
   seed: int = 0
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     for name in ("channels", "cells_per_stage", "num_stages", "image_size", "num_steps",
                  "batch_size", "candidates_per_step", "eval_images", "eval_chunk"):
       v = getattr(self, name)

@@ -43,6 +43,7 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import features
 from jaxnas import io_utils
@@ -102,6 +103,7 @@ class WeakLabelConfig:
   supernet: supernet_lib.SupernetTrainConfig = supernet_lib.SupernetTrainConfig()
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     unknown = [s for s in self.signals if s not in GROUP_COLUMNS]
     if unknown or not self.signals or len(set(self.signals)) != len(self.signals):
       raise errors.ConfigError(

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas.evaluate import cell_supernet
 from jaxnas.evaluate import probe
@@ -57,6 +58,7 @@ class ZeroCostConfig:
   seed: int = 0
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     for name in ("num_images", "synflow_size", "chunk"):
       v = getattr(self, name)
       if not isinstance(v, (int, np.integer)) or v < 1:

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import features
 from jaxnas import graphs as graphs_lib
@@ -70,6 +71,7 @@ class SurrogateConfig:
   subsample: float = 1.0
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     if self.ensemble_size < 1:
       raise errors.ConfigError(f"ensemble_size must be >= 1, got {self.ensemble_size!r}")
     if self.capacity_step < 2:
