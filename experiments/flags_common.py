@@ -51,6 +51,9 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
                     "pretrain the encoder on the weak labels, feed them as extra inputs, or both.")
   flags.DEFINE_list("pretrain_columns", None, "Weak-label columns to use (default: all of the "
                     "mode's); for ablations.")
+  flags.DEFINE_list("pretrain_rank_columns", None, "Columns whose combined rank is the score "
+                    "head's pretraining target (default: all used columns); every used column "
+                    "stays an auxiliary regression target.")
   flags.DEFINE_integer("pretrain_steps", 1000, "Pretraining steps on the weak labels.")
   flags.DEFINE_string("weak_labels", None, "Weak-label table (CSV) to reuse or write (default: "
                       "$JAXNAS_CACHE_DIR or ~/.cache/jaxnas, keyed by space and settings).")
@@ -72,6 +75,8 @@ def run_config_from_flags(train_size: int = 100) -> protocol.RunConfig:
   pre = pretrain_lib.PretrainConfig(
       mode=FLAGS.pretrain, use=FLAGS.pretrain_use,
       columns=tuple(FLAGS.pretrain_columns) if FLAGS.pretrain_columns else None,
+      rank_columns=(tuple(FLAGS.pretrain_rank_columns) if FLAGS.pretrain_rank_columns
+                    else None),
       num_steps=FLAGS.pretrain_steps, weak_labels=FLAGS.weak_labels,
       images_dir=FLAGS.images_dir, weak=weak)
   return protocol.RunConfig(

@@ -71,6 +71,9 @@ class PretrainConfig:
     use: ``pretrain`` (pretrain the encoder only), ``features`` (weak
       signals as extra global inputs only) or ``both``.
     columns: weak-label columns to use (None: all of the mode's); ablations.
+    rank_columns: columns whose combined rank is the score head's pretraining
+      target (None: all of ``columns``). Every column of ``columns`` is still
+      an auxiliary regression target, whose sign fine-tuning is free to pick.
     num_steps: pretraining steps.
     batch_size: architectures per pretraining list.
     learning_rate: peak AdamW learning rate of pretraining.
@@ -88,6 +91,7 @@ class PretrainConfig:
   mode: str = "none"
   use: str = "both"
   columns: tuple[str, ...] | None = None
+  rank_columns: tuple[str, ...] | None = None
   num_steps: int = 1000
   batch_size: int = 128
   learning_rate: float = 2e-3
@@ -116,6 +120,13 @@ class PretrainConfig:
       if bad or not self.columns:
         raise errors.ConfigError(
             f"pretrain columns {list(self.columns)!r}: must be a non-empty subset of "
+            f"{sorted(known)} for mode {self.mode!r}")
+    if self.rank_columns is not None:
+      known = set(self.weak_config().columns())
+      bad = [c for c in self.rank_columns if c not in known]
+      if bad or not self.rank_columns:
+        raise errors.ConfigError(
+            f"pretrain rank_columns {list(self.rank_columns)!r}: must be a non-empty subset of "
             f"{sorted(known)} for mode {self.mode!r}")
 
   def weak_config(self) -> weak_lib.WeakLabelConfig:
@@ -169,8 +180,12 @@ def prepare(config: PretrainConfig, space: base.Space, encodings: np.ndarray, *,
   missing = [c for c in columns if c not in table.columns]
   if missing:
     raise errors.ConfigError(f"weak labels of {space.name} have no columns {missing}")
+  rank_columns = [c for c in (config.rank_columns or columns) if c in columns]
+  if not rank_columns:
+    raise errors.ConfigError(
+        f"pretrain rank_columns {config.rank_columns!r} share no column with {columns}")
   z = weak_lib.standardize(table.matrix(columns))
-  comb = weak_lib.combined(table, columns)
+  comb = weak_lib.combined(table, rank_columns)
   comb = ((comb - comb.mean()) / (comb.std() + 1e-12)).astype(np.float32)
   feats = z if config.use in ("features", "both") else None
   plan = Plan(columns, feats, z, comb, table, None)

@@ -258,6 +258,24 @@ def test_pretrain_then_finetune_end_to_end(tmp_path, monkeypatch):
   assert not any("pretrained" in m for m in again)
 
 
+def test_rank_columns_choose_the_pretraining_target(tmp_path):
+  bench = _tiny_bench()
+  pre = _tiny_config(tmp_path).pretrain
+  all_plan = pretrain_lib.prepare(pre, SPACE, bench.encodings)
+  some = dataclasses.replace(pre, rank_columns=("params", "naswot"))
+  plan = pretrain_lib.prepare(some, SPACE, bench.encodings)
+  # Every column stays an auxiliary target; only the ranking target changes.
+  np.testing.assert_array_equal(plan.targets, all_plan.targets)
+  expect = wl.combined(plan.table, ["params", "naswot"])
+  expect = (expect - expect.mean()) / (expect.std() + 1e-12)
+  np.testing.assert_allclose(plan.combined, expect, rtol=1e-5, atol=1e-5)
+  assert not np.allclose(plan.combined, all_plan.combined)
+  with pytest.raises(errors.ConfigError, match="rank_columns"):
+    dataclasses.replace(pre, rank_columns=("supernet_accuracy",))
+  with pytest.raises(errors.ConfigError, match="rank_columns"):
+    dataclasses.replace(pre, rank_columns=())
+
+
 # --------------------------------------------------------------------------- NB101
 def test_nb101_cost_model_matches_the_published_parameter_counts(data_dir):
   from jaxnas.data import nb101 as nb101_data  # pylint: disable=import-outside-toplevel
