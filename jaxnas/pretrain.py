@@ -114,19 +114,12 @@ class PretrainConfig:
       raise errors.ConfigError(
           f"pretrain num_steps >= 1 and batch_size >= 2 required, got {self.num_steps}, "
           f"{self.batch_size}")
-    if self.columns is not None:
-      known = set(self.weak_config().columns())
-      bad = [c for c in self.columns if c not in known]
-      if bad or not self.columns:
+    known = set(self.weak_config().columns())
+    for name in ("columns", "rank_columns"):
+      chosen = getattr(self, name)
+      if chosen is not None and (not chosen or any(c not in known for c in chosen)):
         raise errors.ConfigError(
-            f"pretrain columns {list(self.columns)!r}: must be a non-empty subset of "
-            f"{sorted(known)} for mode {self.mode!r}")
-    if self.rank_columns is not None:
-      known = set(self.weak_config().columns())
-      bad = [c for c in self.rank_columns if c not in known]
-      if bad or not self.rank_columns:
-        raise errors.ConfigError(
-            f"pretrain rank_columns {list(self.rank_columns)!r}: must be a non-empty subset of "
+            f"pretrain {name} {list(chosen)!r}: must be a non-empty subset of "
             f"{sorted(known)} for mode {self.mode!r}")
 
   def weak_config(self) -> weak_lib.WeakLabelConfig:
