@@ -37,16 +37,20 @@ def _define_flags() -> None:
   flags.DEFINE_string("num_candidates", "1000", "How many candidates, or 'all'.")
   flags.DEFINE_integer("seed", 0, "Seed of candidate sampling and random weights.")
   flags.DEFINE_string("workdir", None, "Output folder.")
-  flags.DEFINE_integer("channels", 8, "Width of the first stage.")
+  # Defaults: the best probe quality measured on NB201 (README, "Random-weight
+  # evaluation"): inference-mode BN, features pooled from every stage, C=16 and
+  # strong ridges give Kendall tau 0.38 on 1,000 cells, where the library's
+  # cheaper evaluator defaults (C=8, batch-statistics BN, last stage) give -0.07.
+  flags.DEFINE_integer("channels", 16, "Width of the first stage.")
   flags.DEFINE_integer("cells_per_stage", 1, "Cells per stage.")
   flags.DEFINE_integer("num_fit_images", 512, "Probe fit images (train split, class-balanced).")
   flags.DEFINE_integer("num_eval_images", 512, "Probe held-out images (test split, class-balanced).")
   flags.DEFINE_integer("weight_seeds", 1, "Random-weight draws per candidate (averaged).")
   flags.DEFINE_integer("batch_size", 32, "Candidates per jitted call.")
   flags.DEFINE_integer("naswot_images", 64, "Images of the NASWOT kernel (0: off).")
-  flags.DEFINE_string("batch_norm", "batch", "batch | none")
-  flags.DEFINE_string("features", "last", "last | stages")
-  flags.DEFINE_list("ridges", ["0.01", "0.1", "1", "10", "100"], "Ridge strengths.")
+  flags.DEFINE_string("batch_norm", "none", "batch | none")
+  flags.DEFINE_string("features", "stages", "last | stages")
+  flags.DEFINE_list("ridges", ["1", "10", "100", "1000", "10000"], "Ridge strengths.")
   flags.DEFINE_integer("num_stages", 3, "stages (reduction blocks between them).")
   flags.DEFINE_integer("image_size", 32, "images are average-pooled to this size.")
   flags.DEFINE_integer("pool_grid", 1, "final features pooled over a grid x grid partition.")
