@@ -51,14 +51,20 @@ class Checkpointer:
         meta=ocp.args.JsonSave(dict(meta or {}))), force=True)
     self._manager.wait_until_finished()
 
-  def restore_latest(self, like: Any) -> tuple[int, Any, dict] | None:
+  def restore_latest(self, like: Any, *, fingerprint: str | None = None
+                     ) -> tuple[int, Any, dict] | None:
     """Restores the newest checkpoint that restores cleanly.
 
     Args:
       like: a pytree with the structure, shapes and dtypes of the saved state.
+      fingerprint: when given, the restored ``meta["fingerprint"]`` must equal
+        it: a run never resumes from the checkpoints of another configuration.
 
     Returns:
       ``(step, state, meta)`` or None when there is no usable checkpoint.
+
+    Raises:
+      CheckpointError: the checkpoint belongs to a different configuration.
     """
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), like)
@@ -66,13 +72,19 @@ class Checkpointer:
       try:
         out = self._manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
-        return step, out["state"], dict(out["meta"] or {})
+        meta = dict(out["meta"] or {})
       except Exception as e:  # pylint: disable=broad-except
         # Any failure (truncated file, bad metadata, shape mismatch) means this
         # step is unusable; keep it on disk for inspection and try older ones.
         logging.warning("checkpoint step %d in %s cannot be restored (%s: %s); "
                         "trying the previous one", step, self.directory,
                         type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+        continue
+      if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+        raise errors.CheckpointError(
+            f"{self.directory} holds a run with a different configuration (fingerprint "
+            f"{meta.get('fingerprint')} != {fingerprint}); use a fresh workdir")
+      return step, out["state"], meta
     return None
 
   def restore_meta(self, step: int) -> dict:

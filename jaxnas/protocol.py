@@ -192,14 +192,9 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   if workdir:
     checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
     metrics_path = os.path.join(workdir, "metrics.jsonl")
-    restored = checkpointer.restore_latest(state)
+    restored = checkpointer.restore_latest(state, fingerprint=fingerprint)
     if restored is not None:
-      step, restored_state, meta = restored
-      if meta.get("fingerprint") != fingerprint:
-        raise errors.CheckpointError(
-            f"{workdir}/checkpoints holds a run with a different configuration "
-            f"(fingerprint {meta.get('fingerprint')} != {fingerprint}); use a fresh --workdir")
-      state = restored_state
+      step, state, _ = restored
       log(f"resumed from checkpoint at step {step}")
       _truncate_metrics(metrics_path, step)
   pretrain_time = 0.0

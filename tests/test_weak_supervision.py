@@ -109,7 +109,7 @@ def test_supernet_training_resumes_exactly(tmp_path):
   for a, b in zip(jax.tree.leaves(full["params"]), jax.tree.leaves(resumed["params"])):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
   other = dataclasses.replace(TINY_SUPERNET, channels=2)
-  with pytest.raises(errors.CheckpointError, match="another configuration"):
+  with pytest.raises(errors.CheckpointError, match="different configuration"):
     sn.SupernetTrainer(SPACE, other, *sn.load_images(other, train=train_set, test=test_set)
                        ).train(checkpointer=ckpt)
   ckpt.close()

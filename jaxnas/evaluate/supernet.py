@@ -376,14 +376,9 @@ class SupernetTrainer:
     fp = self.config.fingerprint(self.space)
     state = state or self.init_state()
     if checkpointer is not None:
-      restored = checkpointer.restore_latest(state)
+      restored = checkpointer.restore_latest(state, fingerprint=fp)
       if restored is not None:
-        step, restored_state, meta = restored
-        if meta.get("fingerprint") != fp:
-          raise errors.CheckpointError(
-              f"{checkpointer.directory} holds a supernet with another configuration "
-              f"(fingerprint {meta.get('fingerprint')} != {fp})")
-        state = restored_state
+        step, state, _ = restored
         if log:
           log(f"supernet: resumed from step {step}")
     step = int(state["step"])
