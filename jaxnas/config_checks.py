@@ -29,7 +29,7 @@ def _is_str_tuple(v) -> bool:
   return isinstance(v, tuple) and all(isinstance(x, str) for x in v)
 
 
-# Annotation (as written, postponed) -> (check, what it expects).
+# Annotation (as written, postponed; spaces removed below) -> (check, what it expects).
 _CHECKS = {
     "int": (_is_int, "an int"),
     "float": (_is_float, "a finite number"),
@@ -39,6 +39,7 @@ _CHECKS = {
     "tuple[str, ...]": (_is_str_tuple, "a tuple of strings"),
     "tuple[str, ...] | None": (lambda v: v is None or _is_str_tuple(v), "a tuple of strings or None"),
 }
+_CHECKS = {k.replace(" ", ""): v for k, v in _CHECKS.items()}
 
 
 def check_field_types(config) -> None:
@@ -51,7 +52,7 @@ def check_field_types(config) -> None:
   for field in dataclasses.fields(config):
     value = getattr(config, field.name)
     ann = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-    check = _CHECKS.get(ann.replace(" ", "").replace("|", " | ").replace(",...", ", ..."))
+    check = _CHECKS.get(ann.replace(" ", ""))
     name = f"{type(config).__name__}.{field.name}"
     if check is not None:
       ok, expected = check
