@@ -7,11 +7,20 @@ skip with a clear reason on machines without it.
 
 from __future__ import annotations
 
+import os
+
+from hypothesis import settings
 import pytest
 
 from jaxnas import errors
 from jaxnas.data import nb201 as nb201_data
 from jaxnas.data import paths
+
+# Property tests draw fresh random examples on every developer run (that is how
+# they keep finding bugs) but a fixed sequence under `.ci/run`
+# (HYPOTHESIS_PROFILE=ci), so a CI verdict is reproducible from the commit alone.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 NO_DATA_REASON = "shared benchmark data not found: set JAXNAS_DATA_DIR"
 

@@ -109,11 +109,12 @@ class SupernetTrainConfig:
       raise errors.ConfigError(f"image_size={self.image_size} must divide 32 (CIFAR-10)")
     if self.image_size % 2 ** (self.num_stages - 1):
       raise errors.ConfigError(
-          f"image_size={self.image_size} cannot be halved {self.num_stages - 1} times")
+          f"image_size={self.image_size} cannot be halved num_stages - 1 = "
+          f"{self.num_stages - 1} times (num_stages={self.num_stages})")
     if not (self.learning_rate > 0 and self.weight_decay >= 0):
       raise errors.ConfigError(
-          f"learning_rate must be > 0 and weight_decay >= 0, got {self.learning_rate}, "
-          f"{self.weight_decay}")
+          f"learning_rate must be > 0 and weight_decay >= 0, got "
+          f"learning_rate={self.learning_rate!r}, weight_decay={self.weight_decay!r}")
 
   def net_config(self, space: cell_lib.CellSpace) -> cs.SupernetConfig:
     return cs.SupernetConfig.for_space(
