@@ -53,6 +53,7 @@ flags.DEFINE_integer("num_stages", 3, "RWE: stages (reduction blocks between the
 flags.DEFINE_integer("image_size", 32, "RWE: images are average-pooled to this size.")
 flags.DEFINE_integer("pool_grid", 1, "RWE: final features pooled over a grid x grid partition.")
 flags.DEFINE_string("ridge_reduce", "mean", "RWE: mean | max over ridges.")
+flags.DEFINE_string("score_by", "accuracy", "RWE: accuracy | neg_mse | loo_accuracy | loo_neg_mse.")
 flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
 flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
 flags.DEFINE_string("target", "cifar10_test", "Benchmark column of true accuracy.")
@@ -186,7 +187,7 @@ def main(argv):
       "space", "objectives", "generations", "population", "max_evaluations", "seed", "channels",
       "cells_per_stage", "num_stages", "image_size", "pool_grid", "num_fit_images",
       "num_eval_images", "weight_seeds", "batch_size",
-      "batch_norm", "features", "ridges", "ridge_reduce", "images_dir", "data_dir", "target")}
+      "batch_norm", "features", "ridges", "ridge_reduce", "score_by", "images_dir", "data_dir", "target")}
   cfg["naswot_images"] = 0  # not used by the search
   res = run(cfg, FLAGS.workdir)
   print({k: res.get(k) for k in ("evaluations", "hypervolume_ratio", "igd", "seconds")})

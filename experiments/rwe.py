@@ -55,6 +55,9 @@ def _define_flags() -> None:
   flags.DEFINE_integer("image_size", 32, "images are average-pooled to this size.")
   flags.DEFINE_integer("pool_grid", 1, "final features pooled over a grid x grid partition.")
   flags.DEFINE_string("ridge_reduce", "mean", "mean | max over ridges.")
+  flags.DEFINE_enum("score_by", "loo_neg_mse", list(rwe.SCORE_KINDS),
+                    "The probe score: held-out accuracy / -MSE, or leave-one-out over the fit "
+                    "images.")
   flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
   flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
   flags.DEFINE_string("target", "cifar10_test", "Benchmark column to correlate with.")
@@ -94,7 +97,13 @@ def make_evaluator(space, fit, ev, cfg: dict) -> rwe.RandomWeightEvaluator:
       space, fit, ev, channels=cfg["channels"], cells_per_stage=cfg["cells_per_stage"],
       weight_seeds=cfg["weight_seeds"], seed=cfg["seed"], batch_size=cfg["batch_size"],
       naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"], features=cfg["features"],
-      ridges=[float(r) for r in cfg["ridges"]], ridge_reduce=cfg["ridge_reduce"])
+      num_stages=cfg.get("num_stages", 3), pool_grid=cfg.get("pool_grid", 1),
+      ridges=[float(r) for r in cfg["ridges"]], ridge_reduce=cfg["ridge_reduce"],
+      score_by=cfg.get("score_by", "accuracy"))
+
+
+_PER_RIDGE = {"accuracy": ("probe_accuracy", 1.0), "neg_mse": ("probe_mse", -1.0),
+              "loo_accuracy": ("loo_accuracy", 1.0), "loo_neg_mse": ("loo_mse", -1.0)}
 
 
 def _finite_low(x: np.ndarray) -> np.ndarray:
@@ -111,7 +120,7 @@ def plot(path: str, score: np.ndarray, acc: np.ndarray, tau: float, cfg: dict) -
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
   ax.scatter(score, acc, s=4, alpha=0.5)
-  ax.set_xlabel("random-weight probe accuracy (held-out)")
+  ax.set_xlabel(f"random-weight probe score ({cfg.get('score_by', 'accuracy')})")
   ax.set_ylabel(f"{cfg['target']} (%)")
   ax.set_title(f"{cfg['space']}: {len(score)} cells, Kendall tau {tau:.3f}")
   fig.tight_layout()
@@ -143,7 +152,7 @@ def run(cfg: dict, workdir: str) -> dict:
              "compile_seconds": compile_s, "candidates_per_s": len(cands) / secs,
              "num_compilations": evaluator.num_traces,
              "feature_dim": evaluator.config.feature_dim}
-  rows = [["arch", "probe_accuracy", "probe_mse", "naswot"]]
+  rows = [["arch", "score", "probe_accuracy", "probe_mse", "naswot"]]
   archs = space.format_many(cands)
   header_extra = []
   if bench is not None:
@@ -151,7 +160,8 @@ def run(cfg: dict, workdir: str) -> dict:
     acc = bench.metric(cfg["target"])[brow]
     params = bench.metric("params_m")[brow]
     header_extra = [cfg["target"], "params_m"]
-    results["probe"] = metrics.ranking_report(out["probe_accuracy"], acc)
+    results["probe"] = metrics.ranking_report(out["score"], acc)  # the --score_by score
+    results["probe_heldout_accuracy"] = metrics.ranking_report(out["probe_accuracy"], acc)
     results["probe_neg_mse"] = metrics.ranking_report(-out["probe_mse"], acc)
     results["params_m"] = metrics.ranking_report(params, acc)
     results["naswot_jaxnas"] = metrics.ranking_report(_finite_low(out["naswot"]), acc)
@@ -160,14 +170,17 @@ def run(cfg: dict, workdir: str) -> dict:
       ok = np.isfinite(nw)  # the table has NaN for some cells: rank only the rest
       results["naswot_benchmark"] = metrics.ranking_report(nw[ok], acc[ok])
       results["naswot_benchmark"]["num_ranked"] = int(ok.sum())
-    results["probe_kendalltau_per_ridge"] = [
-        metrics.kendall_tau_np(out["probe_accuracy_per_ridge"][:, r], acc)
-        for r in range(out["probe_accuracy_per_ridge"].shape[1])]
-    plot(os.path.join(workdir, "rwe_vs_accuracy.png"), out["probe_accuracy"], acc,
+    # Kendall tau of every probe quality at every ridge strength: how the
+    # choice of score and ridge matters on this data.
+    results["probe_kendalltau_per_ridge"] = {
+        kind: [metrics.kendall_tau_np(sign * out[f"{key}_per_ridge"][:, r], acc)
+               for r in range(len(evaluator.ridges))]
+        for kind, (key, sign) in _PER_RIDGE.items()}
+    plot(os.path.join(workdir, "rwe_vs_accuracy.png"), out["score"], acc,
          results["probe"]["kendalltau"], cfg)
   rows[0] += header_extra
   for i, a in enumerate(archs):
-    row = [a, f"{out['probe_accuracy'][i]:.6f}", f"{out['probe_mse'][i]:.6f}",
+    row = [a, f"{out['score'][i]:.6f}", f"{out['probe_accuracy'][i]:.6f}", f"{out['probe_mse'][i]:.6f}",
            f"{out['naswot'][i]:.4f}"]
     if bench is not None:
       row += [f"{acc[i]:.4f}", f"{params[i]:.6f}"]
@@ -185,7 +198,7 @@ def main(argv):
       "space", "num_candidates", "seed", "channels", "cells_per_stage", "num_stages",
       "image_size", "pool_grid", "num_fit_images",
       "num_eval_images", "weight_seeds", "batch_size", "naswot_images", "batch_norm", "features",
-      "ridges", "ridge_reduce", "images_dir", "data_dir", "target")}
+      "ridges", "ridge_reduce", "score_by", "images_dir", "data_dir", "target")}
   res = run(cfg, FLAGS.workdir)
   summary = {k: res[k]["kendalltau"] for k in ("probe", "params_m", "naswot_jaxnas") if k in res}
   logging.info("candidates/s %.1f; Kendall tau %s", res["candidates_per_s"], summary)

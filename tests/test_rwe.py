@@ -179,6 +179,31 @@ def test_ridge_probe_matches_lstsq_oracle():
     assert float(out["mse"][r]) == pytest.approx(mse, rel=1e-4)
 
 
+def test_leave_one_out_matches_refitting_without_each_image():
+  rng = np.random.default_rng(1)
+  fx, fy = rng.normal(size=(30, 5)), rng.integers(0, 3, 30)
+  ridges = (0.05, 2.0)
+  out = probe.ridge_probe(jnp.asarray(fx), jnp.asarray(fy), jnp.asarray(fx[:2]),
+                          jnp.asarray(fy[:2]), num_classes=3, ridges=ridges)
+  # The closed form keeps the fit set's standardisation and the 1/n scale of
+  # the objective; the oracle refits weights and bias on n - 1 images.
+  n = len(fy)
+  xs = (fx - fx.mean(0)) / fx.std(0)
+  y1 = np.eye(3)[fy]
+  for r, lam in enumerate(ridges):
+    preds = []
+    for i in range(n):
+      keep = np.arange(n) != i
+      xm, ym = xs[keep].mean(0), y1[keep].mean(0)
+      xc = xs[keep] - xm
+      w = np.linalg.solve(xc.T @ xc / n + lam * np.eye(5), xc.T @ (y1[keep] - ym) / n)
+      preds.append((xs[i] - xm) @ w + ym)
+    preds = np.asarray(preds)
+    assert float(out["loo_mse"][r]) == pytest.approx(np.mean(np.sum((preds - y1) ** 2, 1)),
+                                                     rel=1e-4)
+    assert float(out["loo_accuracy"][r]) == pytest.approx(np.mean(preds.argmax(1) == fy))
+
+
 def test_probe_of_constant_features_is_majority_class():
   fy = np.asarray([1, 1, 1, 2])
   out = probe.ridge_probe(jnp.zeros((4, 3)), jnp.asarray(fy), jnp.zeros((3, 3)),
@@ -223,6 +248,21 @@ def test_one_compilation_for_a_sweep(evaluator):
   np.testing.assert_allclose(evaluator.score(enc[4:5]), full[4:5])
 
 
+def test_score_by_picks_and_reduces_the_probe_quality():
+  fit = images_lib.synthetic_images(jax.random.key(0), 12, size=8)
+  ev = images_lib.synthetic_images(jax.random.key(1), 6, size=8)
+  kw = dict(batch_size=3, channels=2, naswot_images=0, ridges=(0.1, 10.0))
+  loo = rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="loo_neg_mse", ridge_reduce="max", **kw)
+  out = loo.score_all(CHOSEN[:3])
+  np.testing.assert_allclose(out["score"], -out["loo_mse_per_ridge"].min(axis=1))
+  np.testing.assert_allclose(loo.score(CHOSEN[:3]), out["score"])
+  # The default score is RWE's: held-out accuracy averaged over ridges.
+  acc = rwe.RandomWeightEvaluator(SPACE, fit, ev, **kw).score_all(CHOSEN[:3])
+  np.testing.assert_allclose(acc["score"], acc["probe_accuracy_per_ridge"].mean(axis=1))
+  with pytest.raises(errors.ConfigError, match="score_by"):
+    rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="auc", **kw)
+
+
 def test_weight_seeds_are_averaged():
   fit = images_lib.synthetic_images(jax.random.key(0), 12, size=8)
   ev = images_lib.synthetic_images(jax.random.key(1), 6, size=8)
@@ -251,10 +291,11 @@ def test_rwe_experiment_end_to_end(tmp_path):
   cfg = dict(space="nb201", num_candidates="6", seed=0, channels=2, cells_per_stage=1,
              num_stages=2, image_size=8, pool_grid=1, num_fit_images=20, num_eval_images=10,
              weight_seeds=1, batch_size=4, naswot_images=4, batch_norm="batch", features="last",
-             ridges=["1"], ridge_reduce="mean", images_dir=None, data_dir=None,
-             target="cifar10_test")
+             ridges=["1"], ridge_reduce="mean", score_by="loo_neg_mse", images_dir=None,
+             data_dir=None, target="cifar10_test")
   res = rwe_exp.run(cfg, str(tmp_path))
   assert res["num_candidates"] == 6 and res["num_compilations"] == 1
-  assert {"probe", "params_m", "naswot_jaxnas"} <= set(res)
+  assert {"probe", "probe_heldout_accuracy", "params_m", "naswot_jaxnas"} <= set(res)
+  assert set(res["probe_kendalltau_per_ridge"]) == set(rwe.SCORE_KINDS)
   for name in ("config.json", "scores.csv", "results.json", "rwe_vs_accuracy.png"):
     assert (tmp_path / name).is_file()

@@ -39,6 +39,13 @@ from jaxnas.spaces import base
 from jaxnas.spaces import cell as cell_lib
 
 RIDGE_REDUCTIONS = ("mean", "max")
+# What the score is: per ridge strength, a quality of the probe; higher is better.
+SCORE_KINDS = {
+    "accuracy": ("accuracy", 1.0),          # held-out accuracy (RWE's score)
+    "neg_mse": ("mse", -1.0),               # held-out one-hot regression error
+    "loo_accuracy": ("loo_accuracy", 1.0),  # leave-one-out over the fit images
+    "loo_neg_mse": ("loo_mse", -1.0),
+}
 
 
 class RandomWeightEvaluator:
@@ -53,8 +60,14 @@ class RandomWeightEvaluator:
     seed: seed of the random weights.
     batch_size: candidates per jitted call (memory grows linearly with it).
     ridges: ridge strengths of the probe (relative to unit feature variance).
-    ridge_reduce: ``"mean"`` (average accuracy over ``ridges``; smoother
-      scores with fewer ties) or ``"max"``.
+    ridge_reduce: ``"mean"`` (average over ``ridges``; smoother scores with
+      fewer ties) or ``"max"`` (the best ridge).
+    score_by: the score: ``"accuracy"`` (held-out accuracy, RWE's),
+      ``"neg_mse"`` (minus held-out squared error of the one-hot regression),
+      ``"loo_accuracy"`` / ``"loo_neg_mse"`` (the same by leave-one-out over
+      the fit images: every fit image is also a held-out one, so the score is
+      less noisy for the same forward cost). The continuous ``*_mse`` scores
+      order cells that tie on accuracy.
     share_first_cell: see :func:`cell_supernet.batch_forward`.
     num_classes: label classes.
     **net: fields of :class:`cell_supernet.SupernetConfig` (``channels``,
@@ -66,13 +79,15 @@ class RandomWeightEvaluator:
                config: cell_supernet.SupernetConfig | None = None, weight_seeds: int = 1,
                seed: int = 0, batch_size: int = 32,
                ridges: Sequence[float] = probe.DEFAULT_RIDGES, ridge_reduce: str = "mean",
-               share_first_cell: bool = True, num_classes: int = 10, **net):
+               score_by: str = "accuracy", share_first_cell: bool = True, num_classes: int = 10, **net):
     if not isinstance(space, cell_lib.CellSpace):
       raise errors.ConfigError(
           f"RandomWeightEvaluator needs a cell space (nb201, complete_dag:N), got {space!r}")
     if ridge_reduce not in RIDGE_REDUCTIONS:
       raise errors.ConfigError(
           f"ridge_reduce={ridge_reduce!r}; expected one of {list(RIDGE_REDUCTIONS)}")
+    if score_by not in SCORE_KINDS:
+      raise errors.ConfigError(f"score_by={score_by!r}; expected one of {list(SCORE_KINDS)}")
     for name, value in (("weight_seeds", weight_seeds), ("batch_size", batch_size)):
       if not isinstance(value, (int, np.integer)) or value < 1:
         raise errors.ConfigError(f"{name} must be a positive int, got {value!r}")
@@ -96,6 +111,7 @@ class RandomWeightEvaluator:
     self.weight_seeds = int(weight_seeds)
     self.ridges = tuple(float(r) for r in ridges)
     self.ridge_reduce = ridge_reduce
+    self.score_by = score_by
     self.share_first_cell = share_first_cell
     self.num_classes = num_classes
     self.num_fit = len(fit_images)
@@ -122,7 +138,7 @@ class RandomWeightEvaluator:
       out = jax.vmap(lambda f: fit(f[:n_fit], fit_y, f[n_fit:], eval_y))(feats)
       nw = (jax.vmap(probe.naswot_score)(gram) if config.naswot_images
             else jnp.zeros(encodings.shape[0], jnp.float32))
-      return out["accuracy"], out["mse"], nw
+      return out, nw
 
     return jax.lax.map(per_seed, params)  # each [S, B, ...]
 
@@ -153,37 +169,50 @@ class RandomWeightEvaluator:
     """Every signal for ``encodings`` ``[N, E]``.
 
     Returns:
-      ``probe_accuracy [N]`` (the score: held-out accuracy, reduced over
-      ridges, mean over weight seeds), ``probe_accuracy_per_ridge [N, R]``,
-      ``probe_mse [N]`` (held-out MSE at the best ridge), ``naswot [N]``.
+      ``score [N]`` (``score_by``, reduced over ridges by ``ridge_reduce``;
+      every per-ridge value is a mean over weight seeds), ``probe_accuracy [N]``
+      (held-out accuracy reduced the same way), ``probe_accuracy_per_ridge [N, R]``,
+      ``probe_mse [N]`` (held-out MSE at the best ridge),
+      ``probe_mse_per_ridge [N, R]``, ``loo_accuracy_per_ridge [N, R]`` and
+      ``loo_mse_per_ridge [N, R]`` (leave-one-out on the fit images, see
+      :func:`probe.ridge_probe`), ``naswot [N]``.
     """
     enc = self._check(encodings)
     n = enc.shape[0]
-    accs, mses, nws = [], [], []
+    probes, nws = [], []
     for lo in range(0, n, self.batch_size):
       chunk = enc[lo:lo + self.batch_size]
       m = chunk.shape[0]
       if m < self.batch_size:  # pad with copies so the shape (and the compile) stays
         chunk = np.concatenate([chunk, np.repeat(chunk[:1], self.batch_size - m, axis=0)])
-      acc, mse, nw = self._step(self.params, self.images, self.fit_y, self.eval_y,
-                                jnp.asarray(chunk))
-      accs.append(np.asarray(acc)[:, :m])
-      mses.append(np.asarray(mse)[:, :m])
+      out, nw = self._step(self.params, self.images, self.fit_y, self.eval_y, jnp.asarray(chunk))
+      probes.append({k: np.asarray(v)[:, :m] for k, v in out.items()})
       nws.append(np.asarray(nw)[:, :m])
     if n == 0:
       r = len(self.ridges)
-      return {"probe_accuracy": np.zeros(0), "probe_accuracy_per_ridge": np.zeros((0, r)),
-              "probe_mse": np.zeros(0), "naswot": np.zeros(0)}
-    acc = np.concatenate(accs, axis=1).astype(np.float64).mean(axis=0)  # [N, R]
-    mse = np.concatenate(mses, axis=1).astype(np.float64).mean(axis=0)
+      return {"score": np.zeros(0), "probe_accuracy": np.zeros(0), "probe_accuracy_per_ridge": np.zeros((0, r)),
+              "probe_mse": np.zeros(0), "probe_mse_per_ridge": np.zeros((0, r)),
+              "loo_accuracy_per_ridge": np.zeros((0, r)), "loo_mse_per_ridge": np.zeros((0, r)),
+              "naswot": np.zeros(0)}
+
+    def joined(key):  # [N, R], mean over weight seeds
+      return np.concatenate([p[key] for p in probes], axis=1).astype(np.float64).mean(axis=0)
+
+    def reduce(per_ridge):  # [N, R] -> [N]
+      return per_ridge.mean(axis=1) if self.ridge_reduce == "mean" else per_ridge.max(axis=1)
+
+    acc, mse = joined("accuracy"), joined("mse")
     nw = np.concatenate(nws, axis=1).astype(np.float64).mean(axis=0)
-    score = acc.mean(axis=1) if self.ridge_reduce == "mean" else acc.max(axis=1)
-    return {"probe_accuracy": score, "probe_accuracy_per_ridge": acc,
-            "probe_mse": mse.min(axis=1), "naswot": nw}
+    key, sign = SCORE_KINDS[self.score_by]
+    return {"score": reduce(sign * joined(key)), "probe_accuracy": reduce(acc),
+            "probe_accuracy_per_ridge": acc,
+            "probe_mse": mse.min(axis=1), "probe_mse_per_ridge": mse,
+            "loo_accuracy_per_ridge": joined("loo_accuracy"),
+            "loo_mse_per_ridge": joined("loo_mse"), "naswot": nw}
 
   def score(self, encodings: base.Encodings) -> np.ndarray:
-    """Probe accuracy ``[N]`` of ``encodings`` ``[N, E]`` (higher is better)."""
-    return self.score_all(encodings)["probe_accuracy"]
+    """The probe score ``[N]`` (``score_by``) of ``encodings`` ``[N, E]``; higher is better."""
+    return self.score_all(encodings)["score"]
 
   __call__ = score
   evaluate = score  # the searchers' evaluator protocol: evaluate(encodings) -> scores
