@@ -295,7 +295,8 @@ def test_rwe_experiment_end_to_end(tmp_path):
              data_dir=None, target="cifar10_test")
   res = rwe_exp.run(cfg, str(tmp_path))
   assert res["num_candidates"] == 6 and res["num_compilations"] == 1
-  assert {"probe", "probe_heldout_accuracy", "params_m", "naswot_jaxnas"} <= set(res)
+  assert {"probe", "probe_heldout_accuracy", "params_m", "naswot_jaxnas",
+          "probe_naswot_vote"} <= set(res)
   assert set(res["probe_kendalltau_per_ridge"]) == set(rwe.SCORE_KINDS)
   for name in ("config.json", "scores.csv", "results.json", "rwe_vs_accuracy.png"):
     assert (tmp_path / name).is_file()
