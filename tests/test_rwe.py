@@ -95,6 +95,7 @@ def test_normalize_and_synthetic():
     dict(),
     dict(batch_norm="none", features="stages"),
     dict(cells_per_stage=2, num_stages=2),
+    dict(batch_norm="none", share_edge_weights=True),
 ])
 def test_supernet_equals_single_network(net):
   x, _ = _images()
@@ -107,6 +108,24 @@ def test_supernet_equals_single_network(net):
     np.testing.assert_allclose(gram[b], g1, rtol=1e-6)
   assert feats.shape == (len(CHOSEN), x.shape[0], cfg.feature_dim)
   np.testing.assert_array_equal(feats[1], 0.0)  # all-none: the output is zero
+
+
+def test_shared_edge_weights_are_one_kernel_per_op_and_cell():
+  cfg = cs.SupernetConfig(**TINY, share_edge_weights=True)
+  cells = cs.init_params(cfg, jax.random.key(0))["cells"]
+  for cell in cells:
+    for kind in ("conv1", "conv3"):
+      w = np.asarray(cell[kind])
+      assert w.shape[0] == len(cfg.edges)
+      np.testing.assert_array_equal(w, np.broadcast_to(w[:1], w.shape))
+
+
+@pytest.mark.parametrize("init,edges_in_fan_in", [("he", 1), ("he_over_edges", 6)])
+def test_cell_kernels_have_he_variance(init, edges_in_fan_in):
+  cfg = cs.SupernetConfig(channels=16, kernel_init=init)
+  conv3 = np.asarray(cs.init_params(cfg, jax.random.key(0))["cells"][0]["conv3"])
+  assert conv3.shape == (6, 3, 3, 16, 16)
+  assert conv3.std() == pytest.approx(np.sqrt(2.0 / (edges_in_fan_in * 9 * 16)), rel=0.05)
 
 
 def test_supernet_without_sharing_and_complete_dag():

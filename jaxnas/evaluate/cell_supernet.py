@@ -65,6 +65,7 @@ CONV_KINDS = ("conv1", "conv3")
 BN_EPS = 1e-5
 BATCH_NORM_MODES = ("batch", "none")
 FEATURE_MODES = ("last", "stages")
+KERNEL_INITS = ("he", "he_over_edges")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +87,17 @@ class SupernetConfig:
     naswot_images: images (the first ones) whose ReLU codes form the NASWOT
       kernel; 0 turns NASWOT off.
     in_channels: image channels.
+    kernel_init: ``"he"`` draws every conv kernel with He-normal variance
+      ``2 / (k * k * C_in)``. ``"he_over_edges"`` divides the cell kernels'
+      variance by the number of edges too — what jaxnas did before it was
+      caught as a fan-in bug; the weak-label tables (zero-cost proxies, the
+      trained supernet) and the AceNAS results in the README were computed
+      with it, so those paths keep it until they are recomputed. With
+      ``batch_norm="batch"`` the two give the same features.
+    share_edge_weights: one random kernel per op and cell, used by every edge
+      of the cell (instead of one per edge): two cells that differ only in
+      which edge holds a conv then differ in topology, not in their luck with
+      that edge's random draw.
   """
 
   num_nodes: int = 4
@@ -98,6 +110,8 @@ class SupernetConfig:
   pool_grid: int = 1
   naswot_images: int = 64
   in_channels: int = 3
+  kernel_init: str = "he"
+  share_edge_weights: bool = False
 
   def __post_init__(self):
     config_checks.check_field_types(self)
@@ -116,6 +130,9 @@ class SupernetConfig:
           f"batch_norm={self.batch_norm!r}; expected one of {list(BATCH_NORM_MODES)}")
     if self.features not in FEATURE_MODES:
       raise errors.ConfigError(f"features={self.features!r}; expected one of {list(FEATURE_MODES)}")
+    if self.kernel_init not in KERNEL_INITS:
+      raise errors.ConfigError(
+          f"kernel_init={self.kernel_init!r}; expected one of {list(KERNEL_INITS)}")
 
   @classmethod
   def for_space(cls, space: cell_lib.CellSpace, **kwargs) -> "SupernetConfig":
@@ -146,8 +163,10 @@ class SupernetConfig:
 
 
 # --------------------------------------------------------------------------- weights
-def _he(key: jax.Array, shape: Sequence[int], gain: float = 2.0) -> jax.Array:
-  fan_in = int(np.prod(shape[:-1]))
+def _he(key: jax.Array, shape: Sequence[int], gain: float = 2.0, fan_in: int | None = None
+        ) -> jax.Array:
+  """He-normal HWIO kernel; ``fan_in`` defaults to ``kh * kw * C_in``."""
+  fan_in = int(np.prod(shape[-4:-1])) if fan_in is None else fan_in
   return jax.random.normal(key, shape, jnp.float32) * np.sqrt(gain / fan_in)
 
 
@@ -174,8 +193,11 @@ def init_params(config: SupernetConfig, key: jax.Array) -> Params:
           "down": _he(next(keys), (1, 1, cin, c), 1.0),
       })
     for _ in range(config.cells_per_stage):
-      params["cells"].append({"conv1": _he(next(keys), (e, 1, 1, c, c)),
-                              "conv3": _he(next(keys), (e, 3, 3, c, c))})
+      per_edge = 1 if config.share_edge_weights else e
+      over = e if config.kernel_init == "he_over_edges" else 1
+      cell = {"conv1": _he(next(keys), (per_edge, 1, 1, c, c), fan_in=over * c),
+              "conv3": _he(next(keys), (per_edge, 3, 3, c, c), fan_in=over * 9 * c)}
+      params["cells"].append({k: jnp.broadcast_to(w, (e,) + w.shape[1:]) for k, w in cell.items()})
   return params
 
 

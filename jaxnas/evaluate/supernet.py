@@ -119,7 +119,8 @@ class SupernetTrainConfig:
   def net_config(self, space: cell_lib.CellSpace) -> cs.SupernetConfig:
     return cs.SupernetConfig.for_space(
         space, channels=self.channels, cells_per_stage=self.cells_per_stage,
-        num_stages=self.num_stages, batch_norm="batch", features="last", naswot_images=0)
+        num_stages=self.num_stages, batch_norm="batch", features="last", naswot_images=0,
+        kernel_init="he_over_edges")  # the init the cached weak-label tables were trained from
 
   def fingerprint(self, space: cell_lib.CellSpace) -> str:
     d = dataclasses.asdict(self)

@@ -64,6 +64,9 @@ GROUP_COLUMNS = {
     "supernet": ("supernet_accuracy", "supernet_loss"),
 }
 # Signals that need the random-weight cell network (cell spaces only).
+# The random networks of the weak signals keep the kernel init the cached tables
+# and the README's AceNAS results were computed with (see SupernetConfig.kernel_init).
+LEGACY_KERNEL_INIT = "he_over_edges"
 CELL_GROUPS = ("naswot", "synflow", "snip", "grad_norm", "probe", "supernet")
 ZERO_COST_SIGNALS = ("params", "flops", "naswot", "synflow", "probe")
 SUPERNET_SIGNALS = ZERO_COST_SIGNALS + ("supernet",)
@@ -277,7 +280,7 @@ def compute(space: base.Space, encodings: np.ndarray, config: WeakLabelConfig, *
   timings: dict[str, float] = {}
   net = (cell_supernet.SupernetConfig.for_space(
       space, channels=config.channels, cells_per_stage=config.cells_per_stage,
-      naswot_images=config.zc_images) if is_cell else None)
+      naswot_images=config.zc_images, kernel_init=LEGACY_KERNEL_INIT) if is_cell else None)
   images = None
   for group in config.signals:
     settings = json.dumps(config.group_settings(group), sort_keys=True)
@@ -344,7 +347,7 @@ def _cell_group(group, space, enc, net, config: WeakLabelConfig, images, workdir
     ev = images_lib.downsample(test.stratified(config.probe_eval_images, seed), config.image_size)
     evaluator = rwe.RandomWeightEvaluator(
         space, fit, ev, channels=config.channels, cells_per_stage=config.cells_per_stage,
-        naswot_images=0, seed=seed, batch_size=config.chunk)
+        naswot_images=0, seed=seed, batch_size=config.chunk, kernel_init=LEGACY_KERNEL_INIT)
     scores = []
     for lo in range(0, len(enc), config.chunk * 16):
       scores.append(evaluator.score_all(enc[lo:lo + config.chunk * 16])["probe_accuracy"])
