@@ -105,10 +105,6 @@ def make_evaluator(space, fit, ev, cfg: dict) -> rwe.RandomWeightEvaluator:
       score_by=cfg.get("score_by", "accuracy"))
 
 
-_PER_RIDGE = {"accuracy": ("probe_accuracy", 1.0), "neg_mse": ("probe_mse", -1.0),
-              "loo_accuracy": ("loo_accuracy", 1.0), "loo_neg_mse": ("loo_mse", -1.0)}
-
-
 def _finite_low(x: np.ndarray) -> np.ndarray:
   """-inf (a singular NASWOT kernel: a cell whose output is constant) -> below the rest."""
   x = np.asarray(x, np.float64)
@@ -181,9 +177,8 @@ def run(cfg: dict, workdir: str) -> dict:
     # Kendall tau of every probe quality at every ridge strength: how the
     # choice of score and ridge matters on this data.
     results["probe_kendalltau_per_ridge"] = {
-        kind: [metrics.kendall_tau_np(sign * out[f"{key}_per_ridge"][:, r], acc)
-               for r in range(len(evaluator.ridges))]
-        for kind, (key, sign) in _PER_RIDGE.items()}
+        kind: [metrics.kendall_tau_np(v[:, r], acc) for r in range(v.shape[1])]
+        for kind, v in rwe.per_ridge_scores(out).items()}
     plot(os.path.join(workdir, "rwe_vs_accuracy.png"), out["score"], acc,
          results["probe"]["kendalltau"], cfg)
   rows[0] += header_extra

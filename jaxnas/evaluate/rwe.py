@@ -40,12 +40,18 @@ from jaxnas.spaces import cell as cell_lib
 
 RIDGE_REDUCTIONS = ("mean", "max")
 # What the score is: per ridge strength, a quality of the probe; higher is better.
+# Each maps to (the score_all key of its per-ridge values, sign).
 SCORE_KINDS = {
-    "accuracy": ("accuracy", 1.0),          # held-out accuracy (RWE's score)
-    "neg_mse": ("mse", -1.0),               # held-out one-hot regression error
-    "loo_accuracy": ("loo_accuracy", 1.0),  # leave-one-out over the fit images
-    "loo_neg_mse": ("loo_mse", -1.0),
+    "accuracy": ("probe_accuracy_per_ridge", 1.0),  # held-out accuracy (RWE's score)
+    "neg_mse": ("probe_mse_per_ridge", -1.0),       # held-out one-hot regression error
+    "loo_accuracy": ("loo_accuracy_per_ridge", 1.0),  # leave-one-out over the fit images
+    "loo_neg_mse": ("loo_mse_per_ridge", -1.0),
 }
+
+
+def per_ridge_scores(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """Every score kind ``[N, R]`` (higher is better) from a ``score_all`` result."""
+  return {kind: sign * out[key] for kind, (key, sign) in SCORE_KINDS.items()}
 
 
 class RandomWeightEvaluator:
@@ -202,13 +208,13 @@ class RandomWeightEvaluator:
       return per_ridge.mean(axis=1) if self.ridge_reduce == "mean" else per_ridge.max(axis=1)
 
     acc, mse = joined("accuracy"), joined("mse")
-    nw = np.concatenate(nws, axis=1).astype(np.float64).mean(axis=0)
-    key, sign = SCORE_KINDS[self.score_by]
-    return {"score": reduce(sign * joined(key)), "probe_accuracy": reduce(acc),
-            "probe_accuracy_per_ridge": acc,
-            "probe_mse": mse.min(axis=1), "probe_mse_per_ridge": mse,
-            "loo_accuracy_per_ridge": joined("loo_accuracy"),
-            "loo_mse_per_ridge": joined("loo_mse"), "naswot": nw}
+    out = {"probe_accuracy": reduce(acc), "probe_accuracy_per_ridge": acc,
+           "probe_mse": mse.min(axis=1), "probe_mse_per_ridge": mse,
+           "loo_accuracy_per_ridge": joined("loo_accuracy"),
+           "loo_mse_per_ridge": joined("loo_mse"),
+           "naswot": np.concatenate(nws, axis=1).astype(np.float64).mean(axis=0)}
+    out["score"] = reduce(per_ridge_scores(out)[self.score_by])
+    return out
 
   def score(self, encodings: base.Encodings) -> np.ndarray:
     """The probe score ``[N]`` (``score_by``) of ``encodings`` ``[N, E]``; higher is better."""
