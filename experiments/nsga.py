@@ -31,6 +31,7 @@ from jaxnas.search import nsga
 from jaxnas.spaces import get_space
 
 from experiments import rwe as rwe_exp
+from experiments import rwe_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("space", "nb201", "Cell space.")
@@ -40,23 +41,6 @@ flags.DEFINE_integer("population", 50, "Population size.")
 flags.DEFINE_integer("max_evaluations", 1000, "Budget of distinct probe-evaluated archs.")
 flags.DEFINE_integer("seed", 0, "Seed.")
 flags.DEFINE_string("workdir", None, "Output folder.")
-flags.DEFINE_integer("channels", 8, "RWE: width of the first stage.")
-flags.DEFINE_integer("cells_per_stage", 1, "RWE: cells per stage.")
-flags.DEFINE_integer("num_fit_images", 512, "RWE: probe fit images.")
-flags.DEFINE_integer("num_eval_images", 512, "RWE: probe held-out images.")
-flags.DEFINE_integer("weight_seeds", 1, "RWE: random-weight draws per candidate.")
-flags.DEFINE_integer("batch_size", 32, "RWE: candidates per jitted call.")
-flags.DEFINE_string("batch_norm", "batch", "RWE: batch | none")
-flags.DEFINE_string("features", "last", "RWE: last | stages")
-flags.DEFINE_list("ridges", ["0.01", "0.1", "1", "10", "100"], "RWE: ridge strengths.")
-flags.DEFINE_integer("num_stages", 3, "RWE: stages (reduction blocks between them).")
-flags.DEFINE_integer("image_size", 32, "RWE: images are average-pooled to this size.")
-flags.DEFINE_integer("pool_grid", 1, "RWE: final features pooled over a grid x grid partition.")
-flags.DEFINE_string("ridge_reduce", "mean", "RWE: mean | max over ridges.")
-flags.DEFINE_string("score_by", "accuracy", "RWE: accuracy | neg_mse | loo_accuracy | loo_neg_mse.")
-flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
-flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
-flags.DEFINE_string("target", "cifar10_test", "Benchmark column of true accuracy.")
 
 
 def cost_fn(name: str, space, bench):
@@ -183,15 +167,14 @@ def main(argv):
   del argv
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required")
-  cfg = {k: FLAGS[k].value for k in (
-      "space", "objectives", "generations", "population", "max_evaluations", "seed", "channels",
-      "cells_per_stage", "num_stages", "image_size", "pool_grid", "num_fit_images",
-      "num_eval_images", "weight_seeds", "batch_size",
-      "batch_norm", "features", "ridges", "ridge_reduce", "score_by", "images_dir", "data_dir", "target")}
+  cfg = {k: FLAGS[k].value for k in ("space", "objectives", "generations", "population",
+                                     "max_evaluations", "seed")}
+  cfg.update(rwe_flags.probe_config())
   cfg["naswot_images"] = 0  # not used by the search
   res = run(cfg, FLAGS.workdir)
   print({k: res.get(k) for k in ("evaluations", "hypervolume_ratio", "igd", "seconds")})
 
 
 if __name__ == "__main__":
+  rwe_flags.define_probe_flags()
   app.run(main)

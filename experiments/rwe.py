@@ -27,43 +27,19 @@ from jaxnas.data import registry
 from jaxnas.evaluate import rwe
 from jaxnas.spaces import get_space
 
+from experiments import rwe_flags
+
 FLAGS = flags.FLAGS
 
 
 def _define_flags() -> None:
   """Flags of this entry point (defined only when run, so experiments.nsga can
-  import the helpers below without redefining them)."""
+  import the helpers below and define the shared probe flags itself)."""
   flags.DEFINE_string("space", "nb201", "Cell space: nb201 or complete_dag:N.")
   flags.DEFINE_string("num_candidates", "1000", "How many candidates, or 'all'.")
-  flags.DEFINE_integer("seed", 0, "Seed of candidate sampling and random weights.")
+  flags.DEFINE_integer("seed", 0, "Seed of candidate sampling, image choice and random weights.")
   flags.DEFINE_string("workdir", None, "Output folder.")
-  # Defaults: the best probe quality measured on NB201 (README, "Random-weight
-  # evaluation"): inference-mode BN, features pooled from every stage, C=16,
-  # He kernels, 2,000 fit images scored by leave-one-out accuracy give tau 0.51 on
-  # 1,000 cells, where the library's cheaper evaluator defaults (C=8,
-  # batch-statistics BN, last stage, held-out accuracy) give -0.07.
-  flags.DEFINE_integer("channels", 16, "Width of the first stage.")
-  flags.DEFINE_integer("cells_per_stage", 1, "Cells per stage.")
-  flags.DEFINE_integer("num_fit_images", 2000, "Probe fit images (train split, class-balanced).")
-  flags.DEFINE_integer("num_eval_images", 100,
-                       "Probe held-out images (test split, class-balanced); with a leave-one-out "
-                       "--score_by they only cross-check it.")
-  flags.DEFINE_integer("weight_seeds", 1, "Random-weight draws per candidate (averaged).")
-  flags.DEFINE_integer("batch_size", 32, "Candidates per jitted call.")
-  flags.DEFINE_integer("naswot_images", 64, "Images of the NASWOT kernel (0: off).")
-  flags.DEFINE_string("batch_norm", "none", "batch | none")
-  flags.DEFINE_string("features", "stages", "last | stages")
-  flags.DEFINE_list("ridges", ["1", "10", "100"], "Ridge strengths.")
-  flags.DEFINE_integer("num_stages", 3, "stages (reduction blocks between them).")
-  flags.DEFINE_integer("image_size", 32, "images are average-pooled to this size.")
-  flags.DEFINE_integer("pool_grid", 1, "final features pooled over a grid x grid partition.")
-  flags.DEFINE_string("ridge_reduce", "mean", "mean | max over ridges.")
-  flags.DEFINE_enum("score_by", "loo_accuracy", list(rwe.SCORE_KINDS),
-                    "The probe score: held-out accuracy / -MSE, or leave-one-out over the fit "
-                    "images.")
-  flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
-  flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
-  flags.DEFINE_string("target", "cifar10_test", "Benchmark column to correlate with.")
+  rwe_flags.define_probe_flags()
 
 
 def load_images(cfg: dict):
@@ -98,7 +74,8 @@ def pick_candidates(space, bench, cfg: dict) -> np.ndarray:
 def make_evaluator(space, fit, ev, cfg: dict) -> rwe.RandomWeightEvaluator:
   return rwe.RandomWeightEvaluator(
       space, fit, ev, channels=cfg["channels"], cells_per_stage=cfg["cells_per_stage"],
-      weight_seeds=cfg["weight_seeds"], seed=cfg["seed"], batch_size=cfg["batch_size"],
+      weight_seeds=cfg["weight_seeds"], combine_seeds=cfg.get("combine_seeds", "concat"),
+      seed=cfg["seed"], batch_size=cfg["batch_size"],
       naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"], features=cfg["features"],
       num_stages=cfg.get("num_stages", 3), pool_grid=cfg.get("pool_grid", 1),
       ridges=[float(r) for r in cfg["ridges"]], ridge_reduce=cfg["ridge_reduce"],
@@ -197,11 +174,8 @@ def main(argv):
   del argv
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required")
-  cfg = {k: FLAGS[k].value for k in (
-      "space", "num_candidates", "seed", "channels", "cells_per_stage", "num_stages",
-      "image_size", "pool_grid", "num_fit_images",
-      "num_eval_images", "weight_seeds", "batch_size", "naswot_images", "batch_norm", "features",
-      "ridges", "ridge_reduce", "score_by", "images_dir", "data_dir", "target")}
+  cfg = {k: FLAGS[k].value for k in ("space", "num_candidates", "seed")}
+  cfg.update(rwe_flags.probe_config())
   res = run(cfg, FLAGS.workdir)
   summary = {k: res[k]["kendalltau"] for k in ("probe", "params_m", "naswot_jaxnas",
                                                "probe_naswot_vote") if k in res}

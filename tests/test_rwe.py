@@ -282,14 +282,29 @@ def test_score_by_picks_and_reduces_the_probe_quality():
     rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="auc", **kw)
 
 
-def test_weight_seeds_are_averaged():
+@pytest.mark.parametrize("combine", ["concat", "mean"])
+def test_weight_seeds_concatenate_features_or_average_scores(combine):
   fit = images_lib.synthetic_images(jax.random.key(0), 12, size=8)
   ev = images_lib.synthetic_images(jax.random.key(1), 6, size=8)
   two = rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=2, weight_seeds=2, channels=2,
-                                  naswot_images=0)
+                                  naswot_images=0, ridges=(0.1, 1.0), combine_seeds=combine)
   assert jax.tree.leaves(two.params)[0].shape[0] == 2
-  out = two.score_all(CHOSEN[:2])
-  assert out["probe_accuracy"].shape == (2,) and np.all(out["naswot"] == 0)
+  out = two.score_all(CHOSEN[:3])
+  assert out["probe_accuracy"].shape == (3,) and np.all(out["naswot"] == 0)
+  # The oracle: the probe on each draw's features, built one network at a time.
+  n_fit = two.num_fit
+  for b in range(3):
+    draws = [cs.single_forward(jax.tree.map(lambda a, s=s: a[s], two.params), two.images,
+                               CHOSEN[b], two.config)[0] for s in range(2)]
+    fit_probe = lambda f: probe.ridge_probe(f[:n_fit], two.fit_y, f[n_fit:], two.eval_y,
+                                            num_classes=10, ridges=two.ridges)
+    if combine == "concat":
+      want = fit_probe(jnp.concatenate(draws, axis=-1))["loo_mse"]
+    else:
+      want = np.mean([fit_probe(f)["loo_mse"] for f in draws], axis=0)
+    np.testing.assert_allclose(out["loo_mse_per_ridge"][b], want, rtol=1e-4)
+  with pytest.raises(errors.ConfigError, match="combine_seeds"):
+    rwe.RandomWeightEvaluator(SPACE, fit, ev, combine_seeds="max")
 
 
 def test_evaluator_errors(evaluator):
@@ -309,7 +324,8 @@ def test_rwe_experiment_end_to_end(tmp_path):
   from experiments import rwe as rwe_exp  # pylint: disable=import-outside-toplevel
   cfg = dict(space="nb201", num_candidates="6", seed=0, channels=2, cells_per_stage=1,
              num_stages=2, image_size=8, pool_grid=1, num_fit_images=20, num_eval_images=10,
-             weight_seeds=1, batch_size=4, naswot_images=4, batch_norm="batch", features="last",
+             weight_seeds=2, combine_seeds="concat", batch_size=4, naswot_images=4,
+             batch_norm="batch", features="last",
              ridges=["1"], ridge_reduce="mean", score_by="loo_neg_mse", images_dir=None,
              data_dir=None, target="cifar10_test")
   res = rwe_exp.run(cfg, str(tmp_path))
