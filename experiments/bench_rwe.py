@@ -88,7 +88,8 @@ def run(cfg: dict) -> dict:
       space, fit, ev, channels=cfg["channels"], cells_per_stage=cfg["cells_per_stage"],
       num_stages=cfg["num_stages"],
       naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"],
-      features=cfg["features"], batch_size=cfg["batch_size"], seed=cfg["seed"])
+      features=cfg["features"], batch_size=cfg["batch_size"], seed=cfg["seed"],
+      weight_seeds=1)  # one network per candidate, as the PyTorch loop builds
   n_jax = max(cfg["batch_size"], cfg["num_jax"] // cfg["batch_size"] * cfg["batch_size"])
   cands = space.sample(jax.random.key(cfg["seed"] + 1), n_jax)
   torch_cands = cands[:cfg["num_torch"]]

@@ -77,10 +77,10 @@ flags.DEFINE_integer("pool_size", 20000, "Candidate pool of ranker strategies on
 flags.DEFINE_string("data_dir", None, "Shared benchmark data folder.")
 # Random-weight probe (--evaluator=rwe).
 flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
-flags.DEFINE_integer("rwe_channels", 8, "RWE: width of the first stage.")
+flags.DEFINE_integer("rwe_channels", 16, "RWE: width of the first stage.")
 flags.DEFINE_integer("rwe_cells_per_stage", 1, "RWE: cells per stage.")
-flags.DEFINE_integer("rwe_fit_images", 512, "RWE: probe fit images.")
-flags.DEFINE_integer("rwe_eval_images", 512, "RWE: probe held-out images.")
+flags.DEFINE_integer("rwe_fit_images", 1000, "RWE: probe fit images.")
+flags.DEFINE_integer("rwe_eval_images", 100, "RWE: probe held-out images.")
 flags.DEFINE_integer("rwe_batch_size", 16, "RWE: candidates per jitted call.")
 
 BASELINES = ("xgb", "xgb_params")

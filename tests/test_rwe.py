@@ -240,7 +240,8 @@ def test_naswot_score_is_logdet():
 def evaluator():
   fit = images_lib.synthetic_images(jax.random.key(0), 16, size=16)
   ev = images_lib.synthetic_images(jax.random.key(1), 8, size=16)
-  return rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=4, ridges=(0.01, 1.0), **TINY)
+  return rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=4, ridges=(0.01, 1.0), weight_seeds=1,
+                                   score_by="accuracy", **TINY)
 
 
 def test_evaluator_batched_equals_loop(evaluator):
@@ -270,16 +271,26 @@ def test_one_compilation_for_a_sweep(evaluator):
 def test_score_by_picks_and_reduces_the_probe_quality():
   fit = images_lib.synthetic_images(jax.random.key(0), 12, size=8)
   ev = images_lib.synthetic_images(jax.random.key(1), 6, size=8)
-  kw = dict(batch_size=3, channels=2, naswot_images=0, ridges=(0.1, 10.0))
+  kw = dict(batch_size=3, channels=2, naswot_images=0, ridges=(0.1, 10.0), weight_seeds=1)
   loo = rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="loo_neg_mse", ridge_reduce="max", **kw)
   out = loo.score_all(CHOSEN[:3])
   np.testing.assert_allclose(out["score"], -out["loo_mse_per_ridge"].min(axis=1))
   np.testing.assert_allclose(loo.score(CHOSEN[:3]), out["score"])
-  # The default score is RWE's: held-out accuracy averaged over ridges.
-  acc = rwe.RandomWeightEvaluator(SPACE, fit, ev, **kw).score_all(CHOSEN[:3])
+  acc = rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="accuracy", **kw).score_all(CHOSEN[:3])
   np.testing.assert_allclose(acc["score"], acc["probe_accuracy_per_ridge"].mean(axis=1))
   with pytest.raises(errors.ConfigError, match="score_by"):
     rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="auc", **kw)
+
+
+def test_evaluator_defaults_are_the_measured_best_probe():
+  fit = images_lib.synthetic_images(jax.random.key(0), 4, size=8)
+  ev = rwe.RandomWeightEvaluator(SPACE, fit, fit)
+  assert (ev.config.channels, ev.config.batch_norm, ev.config.features) == (16, "none", "stages")
+  assert (ev.weight_seeds, ev.combine_seeds, ev.score_by, ev.ridges) == (
+      4, "concat", "loo_neg_mse", (1.0, 3.0, 10.0))
+  assert ev.config.kernel_init == "he"
+  # Explicit network fields win over the evaluator's defaults.
+  assert rwe.RandomWeightEvaluator(SPACE, fit, fit, channels=2).config.channels == 2
 
 
 @pytest.mark.parametrize("combine", ["concat", "mean"])

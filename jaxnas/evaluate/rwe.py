@@ -41,6 +41,11 @@ from jaxnas.spaces import cell as cell_lib
 RIDGE_REDUCTIONS = ("mean", "max")
 # How the features of several random-weight draws of a candidate meet the probe.
 SEED_COMBINES = ("concat", "mean")
+# The evaluator's defaults are the settings measured best on NB201 (README,
+# "Random-weight evaluation"); network fields not given fall back to these
+# before SupernetConfig's own defaults.
+DEFAULT_NET = {"channels": 16, "batch_norm": "none", "features": "stages"}
+DEFAULT_RIDGES = (1.0, 3.0, 10.0)
 # What the score is: per ridge strength, a quality of the probe; higher is better.
 # Each maps to (the score_all key of its per-ridge values, sign).
 SCORE_KINDS = {
@@ -63,7 +68,8 @@ class RandomWeightEvaluator:
     space: a :class:`~jaxnas.spaces.CellSpace` (``nb201``, ``complete_dag:N``).
     fit_images: images whose features fit the ridge probe.
     eval_images: held-out images; probe accuracy on them is the score.
-    config: network shape; default ``SupernetConfig.for_space(space, **net)``.
+    config: network shape; default ``SupernetConfig.for_space(space, **DEFAULT_NET, **net)``
+      (C=16, inference-mode BN, features pooled from every stage).
     weight_seeds: independent random-weight draws of every candidate's network.
     combine_seeds: ``"concat"`` (default) fits one probe on the draws'
       features side by side — the features of a ``weight_seeds`` times wider
@@ -78,7 +84,8 @@ class RandomWeightEvaluator:
     ridges: ridge strengths of the probe (relative to unit feature variance).
     ridge_reduce: ``"mean"`` (average over ``ridges``; smoother scores with
       fewer ties) or ``"max"`` (the best ridge).
-    score_by: the score: ``"accuracy"`` (held-out accuracy, RWE's),
+    score_by: the score: ``"loo_neg_mse"`` (default), ``"accuracy"``
+      (held-out accuracy, RWE's),
       ``"neg_mse"`` (minus held-out squared error of the one-hot regression),
       ``"loo_accuracy"`` / ``"loo_neg_mse"`` (the same by leave-one-out over
       the fit images: every fit image is also a held-out one, so the score is
@@ -92,11 +99,11 @@ class RandomWeightEvaluator:
 
   def __init__(self, space: base.Space, fit_images: images_lib.ImageSet,
                eval_images: images_lib.ImageSet, *,
-               config: cell_supernet.SupernetConfig | None = None, weight_seeds: int = 1,
-               combine_seeds: str = "concat",
-               seed: int = 0, batch_size: int = 32,
-               ridges: Sequence[float] = probe.DEFAULT_RIDGES, ridge_reduce: str = "mean",
-               score_by: str = "accuracy", share_first_cell: bool = True, num_classes: int = 10, **net):
+               config: cell_supernet.SupernetConfig | None = None, weight_seeds: int = 4,
+               combine_seeds: str = "concat", seed: int = 0, batch_size: int = 32,
+               ridges: Sequence[float] = DEFAULT_RIDGES, ridge_reduce: str = "mean",
+               score_by: str = "loo_neg_mse", share_first_cell: bool = True,
+               num_classes: int = 10, **net):
     if not isinstance(space, cell_lib.CellSpace):
       raise errors.ConfigError(
           f"RandomWeightEvaluator needs a cell space (nb201, complete_dag:N), got {space!r}")
@@ -121,7 +128,7 @@ class RandomWeightEvaluator:
           f"fit images {fit_images.x.shape[1:]} and eval images {eval_images.x.shape[1:]} "
           "differ in shape")
     self.space = space
-    self.config = config or cell_supernet.SupernetConfig.for_space(space, **net)
+    self.config = config or cell_supernet.SupernetConfig.for_space(space, **{**DEFAULT_NET, **net})
     if config is not None and net:
       raise errors.ConfigError(
           f"pass either config or network fields, not both (got {sorted(net)})")

@@ -345,9 +345,14 @@ def _cell_group(group, space, enc, net, config: WeakLabelConfig, images, workdir
   if group == "probe":
     fit = images_lib.downsample(train.stratified(config.probe_fit_images, seed), config.image_size)
     ev = images_lib.downsample(test.stratified(config.probe_eval_images, seed), config.image_size)
+    # The probe exactly as the cached tables (and the AceNAS results) computed
+    # it, pinned here so that changing the evaluator's defaults cannot change
+    # a table under the same fingerprint.
     evaluator = rwe.RandomWeightEvaluator(
         space, fit, ev, channels=config.channels, cells_per_stage=config.cells_per_stage,
-        naswot_images=0, seed=seed, batch_size=config.chunk, kernel_init=LEGACY_KERNEL_INIT)
+        naswot_images=0, seed=seed, batch_size=config.chunk, kernel_init=LEGACY_KERNEL_INIT,
+        batch_norm="batch", features="last", weight_seeds=1, ridges=(1e-3, 1e-2, 1e-1, 1.0),
+        score_by="accuracy")
     scores = []
     for lo in range(0, len(enc), config.chunk * 16):
       scores.append(evaluator.score_all(enc[lo:lo + config.chunk * 16])["probe_accuracy"])
