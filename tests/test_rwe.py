@@ -110,6 +110,19 @@ def test_supernet_equals_single_network(net):
   np.testing.assert_array_equal(feats[1], 0.0)  # all-none: the output is zero
 
 
+@pytest.mark.parametrize("parallel", [3, 4])
+def test_vmapped_candidate_groups_equal_one_at_a_time(parallel):
+  # The accelerator path (groups of candidates vmapped: every switch becomes a
+  # select) computes the same features as the CPU path; 4 leaves a remainder.
+  x, _ = _images(n=8)
+  cfg = cs.SupernetConfig(**TINY)
+  params = cs.init_params(cfg, jax.random.key(0))
+  one = cs.batch_forward(params, x, CHOSEN, cfg)
+  grouped = cs.batch_forward(params, x, CHOSEN, cfg, parallel_candidates=parallel)
+  np.testing.assert_allclose(grouped[0], one[0], atol=2e-5, rtol=1e-4)
+  np.testing.assert_allclose(grouped[1], one[1], rtol=1e-6)
+
+
 def test_shared_edge_weights_are_one_kernel_per_op_and_cell():
   cfg = cs.SupernetConfig(**TINY, share_edge_weights=True)
   cells = cs.init_params(cfg, jax.random.key(0))["cells"]

@@ -92,6 +92,11 @@ class RandomWeightEvaluator:
       less noisy for the same forward cost). The continuous ``*_mse`` scores
       order cells that tie on accuracy.
     share_first_cell: see :func:`cell_supernet.batch_forward`.
+    parallel_candidates: candidates vmapped side by side inside a batch (see
+      :func:`cell_supernet.batch_forward`); ``None`` picks 1 on CPU (only the
+      chosen op of each edge runs) and ``batch_size`` on GPU/TPU (one
+      convolution over every candidate's images). Lower it if an
+      accelerator runs out of memory.
     num_classes: label classes.
     **net: fields of :class:`cell_supernet.SupernetConfig` (``channels``,
       ``cells_per_stage``, ``batch_norm``, ``features``, ``naswot_images``...).
@@ -103,7 +108,7 @@ class RandomWeightEvaluator:
                combine_seeds: str = "concat", seed: int = 0, batch_size: int = 32,
                ridges: Sequence[float] = DEFAULT_RIDGES, ridge_reduce: str = "mean",
                score_by: str = "loo_neg_mse", share_first_cell: bool = True,
-               num_classes: int = 10, **net):
+               parallel_candidates: int | None = None, num_classes: int = 10, **net):
     if not isinstance(space, cell_lib.CellSpace):
       raise errors.ConfigError(
           f"RandomWeightEvaluator needs a cell space (nb201, complete_dag:N), got {space!r}")
@@ -115,7 +120,10 @@ class RandomWeightEvaluator:
           f"combine_seeds={combine_seeds!r}; expected one of {list(SEED_COMBINES)}")
     if score_by not in SCORE_KINDS:
       raise errors.ConfigError(f"score_by={score_by!r}; expected one of {list(SCORE_KINDS)}")
-    for name, value in (("weight_seeds", weight_seeds), ("batch_size", batch_size)):
+    if parallel_candidates is None:
+      parallel_candidates = 1 if jax.default_backend() == "cpu" else batch_size
+    for name, value in (("weight_seeds", weight_seeds), ("batch_size", batch_size),
+                        ("parallel_candidates", parallel_candidates)):
       if not isinstance(value, (int, np.integer)) or value < 1:
         raise errors.ConfigError(f"{name} must be a positive int, got {value!r}")
     if not ridges or any(r <= 0 for r in ridges):
@@ -141,6 +149,7 @@ class RandomWeightEvaluator:
     self.ridge_reduce = ridge_reduce
     self.score_by = score_by
     self.share_first_cell = share_first_cell
+    self.parallel_candidates = int(parallel_candidates)
     self.num_classes = num_classes
     self.num_fit = len(fit_images)
     self.num_eval = len(eval_images)
@@ -161,7 +170,8 @@ class RandomWeightEvaluator:
 
     def forward(p):  # one draw: features [B, N, d], NASWOT [B]
       feats, gram = cell_supernet.batch_forward(p, images, encodings, config,
-                                                share_first_cell=self.share_first_cell)
+                                                share_first_cell=self.share_first_cell,
+                                                parallel_candidates=self.parallel_candidates)
       nw = (jax.vmap(probe.naswot_score)(gram) if config.naswot_images
             else jnp.zeros(encodings.shape[0], jnp.float32))
       return feats, nw
