@@ -65,7 +65,7 @@ CONV_KINDS = ("conv1", "conv3")
 BN_EPS = 1e-5
 BATCH_NORM_MODES = ("batch", "none")
 FEATURE_MODES = ("last", "stages")
-KERNEL_INITS = ("he", "he_over_edges")
+KERNEL_INITS = ("he", "he_over_edges", "orthogonal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +94,8 @@ class SupernetConfig:
       trained supernet) and the AceNAS results in the README were computed
       with it, so those paths keep it until they are recomputed. With
       ``batch_norm="batch"`` the two give the same features.
+      ``"orthogonal"``: He's variance, but each kernel (as a
+      ``[k * k * C_in, C_out]`` matrix) has orthogonal columns.
     share_edge_weights: one random kernel per op and cell, used by every edge
       of the cell (instead of one per edge): two cells that differ only in
       which edge holds a conv then differ in topology, not in their luck with
@@ -163,15 +165,28 @@ class SupernetConfig:
 
 
 # --------------------------------------------------------------------------- weights
-def _he(key: jax.Array, shape: Sequence[int], gain: float = 2.0, fan_in: int | None = None
-        ) -> jax.Array:
-  """He-normal HWIO kernel; ``fan_in`` defaults to ``kh * kw * C_in``."""
-  fan_in = int(np.prod(shape[-4:-1])) if fan_in is None else fan_in
-  return jax.random.normal(key, shape, jnp.float32) * np.sqrt(gain / fan_in)
+def _kernel(key: jax.Array, shape: Sequence[int], gain: float = 2.0, fan_in: int | None = None,
+            orthogonal: bool = False) -> jax.Array:
+  """A random HWIO kernel (leading axes, e.g. edges, are independent draws).
+
+  Element variance ``gain / fan_in`` (He), ``fan_in`` defaulting to
+  ``kh * kw * C_in``. ``orthogonal``: each ``[kh * kw * C_in, C_out]`` matrix
+  has orthogonal columns (or rows, if wider than tall), scaled to the same
+  variance — no output channel repeats another by chance.
+  """
+  rows = int(np.prod(shape[-4:-1]))
+  std = np.sqrt(gain / (rows if fan_in is None else fan_in))
+  if not orthogonal:
+    return jax.random.normal(key, shape, jnp.float32) * std
+  lead = tuple(shape[:-4])
+  init = jax.nn.initializers.orthogonal(scale=std * np.sqrt(max(rows, shape[-1])))
+  keys = jax.random.split(key, int(np.prod(lead, dtype=np.int64)))
+  mats = jax.vmap(lambda k: init(k, (rows, shape[-1]), jnp.float32))(keys)
+  return mats.reshape(tuple(shape))
 
 
 def init_params(config: SupernetConfig, key: jax.Array) -> Params:
-  """Random weights (He-normal, HWIO) of every cell, edge and op.
+  """Random weights (He-scaled, HWIO; see ``kernel_init``) of every cell, edge and op.
 
   Returns:
     ``{"stem": [3, 3, in, C], "cells": [per cell {"conv1": [E, 1, 1, c, c],
@@ -179,6 +194,8 @@ def init_params(config: SupernetConfig, key: jax.Array) -> Params:
     cells in network order (stage-major).
   """
   e = len(config.edges)
+  ortho = config.kernel_init == "orthogonal"
+  _he = lambda key, shape, gain=2.0, fan_in=None: _kernel(key, shape, gain, fan_in, ortho)
   keys = iter(jax.random.split(key, 1 + 2 * config.num_stages * config.cells_per_stage
                                + 3 * config.num_stages))
   params: Params = {"stem": _he(next(keys), (3, 3, config.in_channels, config.channels), 1.0),
