@@ -331,6 +331,19 @@ def test_weight_seeds_concatenate_features_or_average_scores(combine):
     rwe.RandomWeightEvaluator(SPACE, fit, ev, combine_seeds="max")
 
 
+def test_evaluator_parallel_candidates_gives_the_same_scores(evaluator):
+  fit = images_lib.synthetic_images(jax.random.key(0), 16, size=16)
+  ev = images_lib.synthetic_images(jax.random.key(1), 8, size=16)
+  grouped = rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=4, ridges=(0.01, 1.0),
+                                      weight_seeds=1, score_by="accuracy",
+                                      parallel_candidates=2, **TINY)
+  assert evaluator.parallel_candidates == 1  # CPU default: one candidate at a time
+  np.testing.assert_allclose(grouped.score_all(CHOSEN[:5])["loo_mse_per_ridge"],
+                             evaluator.score_all(CHOSEN[:5])["loo_mse_per_ridge"], rtol=1e-4)
+  with pytest.raises(errors.ConfigError, match="parallel_candidates"):
+    rwe.RandomWeightEvaluator(SPACE, fit, ev, parallel_candidates=0)
+
+
 def test_evaluator_errors(evaluator):
   with pytest.raises(errors.WrongLengthError, match=r"\[N, 6\]"):
     evaluator.score(np.zeros((2, 5), np.int32))

@@ -96,9 +96,9 @@ class RandomWeightEvaluator:
     share_first_cell: see :func:`cell_supernet.batch_forward`.
     parallel_candidates: candidates vmapped side by side inside a batch (see
       :func:`cell_supernet.batch_forward`); ``None`` picks 1 on CPU (only the
-      chosen op of each edge runs) and ``batch_size`` on GPU/TPU (one
-      convolution over every candidate's images). Lower it if an
-      accelerator runs out of memory.
+      chosen op of each edge runs) and on GPU/TPU as many as fit an ~8 GB
+      activation budget, at most ``batch_size`` (one convolution over every
+      candidate's images). Not yet measured on an accelerator.
     num_classes: label classes.
     **net: fields of :class:`cell_supernet.SupernetConfig` (``channels``,
       ``cells_per_stage``, ``batch_norm``, ``features``, ``naswot_images``...).
@@ -122,10 +122,10 @@ class RandomWeightEvaluator:
           f"combine_seeds={combine_seeds!r}; expected one of {list(SEED_COMBINES)}")
     if score_by not in SCORE_KINDS:
       raise errors.ConfigError(f"score_by={score_by!r}; expected one of {list(SCORE_KINDS)}")
-    if parallel_candidates is None:
-      parallel_candidates = 1 if jax.default_backend() == "cpu" else batch_size
     for name, value in (("weight_seeds", weight_seeds), ("batch_size", batch_size),
                         ("parallel_candidates", parallel_candidates)):
+      if value is None and name == "parallel_candidates":
+        continue
       if not isinstance(value, (int, np.integer)) or value < 1:
         raise errors.ConfigError(f"{name} must be a positive int, got {value!r}")
     if not ridges or any(r <= 0 for r in ridges):
@@ -151,7 +151,8 @@ class RandomWeightEvaluator:
     self.ridge_reduce = ridge_reduce
     self.score_by = score_by
     self.share_first_cell = share_first_cell
-    self.parallel_candidates = int(parallel_candidates)
+    self.parallel_candidates = (int(parallel_candidates) if parallel_candidates is not None
+                                else self._auto_parallel())
     self.num_classes = num_classes
     self.num_fit = len(fit_images)
     self.num_eval = len(eval_images)
@@ -163,6 +164,16 @@ class RandomWeightEvaluator:
     self.params = jax.vmap(lambda k: cell_supernet.init_params(self.config, k))(keys)
     self.num_traces = 0  # how often the jitted step was traced (= compiled)
     self._step = jax.jit(self._step_impl)
+
+  def _auto_parallel(self, budget_bytes: float = 8e9) -> int:
+    """1 on CPU; on an accelerator as many candidates side by side as keep
+    about 16 first-stage activations each (a vmapped cell holds every op's
+    output) within ``budget_bytes``, at most ``batch_size``."""
+    if jax.default_backend() == "cpu":
+      return 1
+    n, h, w, _ = self.images.shape
+    per_candidate = 16 * n * h * w * self.config.channels * 4
+    return int(max(1, min(self.batch_size, budget_bytes // per_candidate)))
 
   # ----------------------------------------------------------- jitted core
   def _step_impl(self, params, images, fit_y, eval_y, encodings):
