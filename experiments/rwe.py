@@ -77,6 +77,7 @@ def make_evaluator(space, fit, ev, cfg: dict) -> rwe.RandomWeightEvaluator:
       weight_seeds=cfg["weight_seeds"], combine_seeds=cfg.get("combine_seeds", "concat"),
       seed=cfg["seed"], batch_size=cfg["batch_size"],
       naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"], features=cfg["features"],
+      kernel_init=cfg.get("kernel_init", rwe.DEFAULT_NET["kernel_init"]),
       num_stages=cfg.get("num_stages", 3), pool_grid=cfg.get("pool_grid", 1),
       ridges=[float(r) for r in cfg["ridges"]], ridge_reduce=cfg["ridge_reduce"],
       score_by=cfg.get("score_by", "accuracy"))

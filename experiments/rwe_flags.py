@@ -2,7 +2,7 @@
 
 The defaults are the settings measured best on NB201 (README, "Random-weight
 evaluation"): C=16, one cell per stage, inference-mode BN, features pooled
-from every stage, four random-weight draws whose features meet one ridge
+from every stage, orthogonal random kernels, four random-weight draws whose features meet one ridge
 probe, 1,000 fit images scored by leave-one-out -MSE averaged over ridges
 1/3/10.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from absl import flags
 
+from jaxnas.evaluate import cell_supernet
 from jaxnas.evaluate import rwe
 
 FLAGS = flags.FLAGS
@@ -19,7 +20,7 @@ FLAGS = flags.FLAGS
 # ``experiments.rwe.make_evaluator`` takes.
 PROBE_FLAGS = ("channels", "cells_per_stage", "num_stages", "image_size", "pool_grid",
                "num_fit_images", "num_eval_images", "weight_seeds", "combine_seeds", "batch_size",
-               "naswot_images", "batch_norm", "features", "ridges", "ridge_reduce", "score_by",
+               "naswot_images", "batch_norm", "features", "kernel_init", "ridges", "ridge_reduce", "score_by",
                "images_dir", "data_dir", "target")
 
 
@@ -44,6 +45,8 @@ def define_probe_flags() -> None:
                     "BN with per-candidate batch statistics, or in inference mode.")
   flags.DEFINE_enum("features", "stages", ["last", "stages"],
                     "Probe features: pooled last stage, or every stage concatenated.")
+  flags.DEFINE_enum("kernel_init", "orthogonal", list(cell_supernet.KERNEL_INITS),
+                    "Random conv kernels: orthogonal columns with He variance, or plain He.")
   flags.DEFINE_list("ridges", ["1", "3", "10"], "Ridge strengths (relative to unit variance).")
   flags.DEFINE_enum("ridge_reduce", "mean", list(rwe.RIDGE_REDUCTIONS),
                     "How the score is reduced over ridges.")

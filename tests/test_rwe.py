@@ -301,7 +301,7 @@ def test_evaluator_defaults_are_the_measured_best_probe():
   assert (ev.config.channels, ev.config.batch_norm, ev.config.features) == (16, "none", "stages")
   assert (ev.weight_seeds, ev.combine_seeds, ev.score_by, ev.ridges) == (
       4, "concat", "loo_neg_mse", (1.0, 3.0, 10.0))
-  assert ev.config.kernel_init == "he"
+  assert ev.config.kernel_init == "orthogonal"
   # Explicit network fields win over the evaluator's defaults.
   assert rwe.RandomWeightEvaluator(SPACE, fit, fit, channels=2).config.channels == 2
 

@@ -46,7 +46,8 @@ SEED_COMBINES = ("concat", "mean")
 # The evaluator's defaults are the settings measured best on NB201 (README,
 # "Random-weight evaluation"); network fields not given fall back to these
 # before SupernetConfig's own defaults.
-DEFAULT_NET = {"channels": 16, "batch_norm": "none", "features": "stages"}
+DEFAULT_NET = {"channels": 16, "batch_norm": "none", "features": "stages",
+               "kernel_init": "orthogonal"}
 DEFAULT_RIDGES = (1.0, 3.0, 10.0)
 # What the score is: per ridge strength, a quality of the probe; higher is better.
 # Each maps to (the score_all key of its per-ridge values, sign).
@@ -71,7 +72,8 @@ class RandomWeightEvaluator:
     fit_images: images whose features fit the ridge probe.
     eval_images: held-out images; probe accuracy on them is the score.
     config: network shape; default ``SupernetConfig.for_space(space, **DEFAULT_NET, **net)``
-      (C=16, inference-mode BN, features pooled from every stage).
+      (C=16, inference-mode BN, features pooled from every stage, orthogonal
+      kernels).
     weight_seeds: independent random-weight draws of every candidate's network.
     combine_seeds: ``"concat"`` (default) fits one probe on the draws'
       features side by side — the features of a ``weight_seeds`` times wider
