@@ -129,7 +129,8 @@ def _rwe_evaluator(space, cfg):
   ev = images_lib.load_cifar10_npz("test", cfg["images_dir"]).stratified(cfg["rwe_eval_images"], 0)
   probe = rwe.RandomWeightEvaluator(space, fit, ev, channels=cfg["rwe_channels"],
                                     cells_per_stage=cfg["rwe_cells_per_stage"],
-                                    batch_size=cfg["rwe_batch_size"], naswot_images=0)
+                                    batch_size=cfg["rwe_batch_size"], naswot_images=0,
+                                    small_request_buckets=True)  # REA asks one at a time
   return probe
 
 

@@ -115,3 +115,17 @@ def test_run_nsga2_respects_budget_and_improves():
   assert np.all(nsga.pareto_mask(res.front_objectives, [True, False]))
   # The all-conv3x3 cell scores 6; random cells average 0.9.
   assert res.front_objectives[:, 0].max() >= 4
+
+
+def test_run_nsga2_resolves_unbounded_reference_from_generation_0():
+  # A quality objective that is always negative (like a probe's -MSE): with a
+  # fixed reference of 0 every front would have hypervolume 0.
+  score = lambda e: -10.0 + (e == 3).sum(1) - 0.5 * (e == 0).sum(1)
+  objectives = [nsga.Objective("q", score, maximize=True),
+                nsga.Objective("params", SPACE.params, maximize=False, counts_as_evaluation=False)]
+  res = nsga.run_nsga2(SPACE, objectives, population_size=20, generations=4,
+                       key=jax.random.key(2), reference_point=(None, 2.0))
+  first = res.archive_objectives[:20, 0]
+  assert res.reference_point[1] == 2.0
+  np.testing.assert_allclose(res.reference_point[0], first.min() - 0.1 * np.ptp(first))
+  assert np.all(res.hypervolume > 0) and np.all(np.diff(res.hypervolume) >= -1e-12)

@@ -281,6 +281,19 @@ def test_one_compilation_for_a_sweep(evaluator):
   np.testing.assert_allclose(evaluator.score(enc[4:5]), full[4:5])
 
 
+def test_small_request_buckets_pad_to_powers_of_two():
+  fit = images_lib.synthetic_images(jax.random.key(0), 8, size=8)
+  kw = dict(batch_size=8, channels=2, naswot_images=0, weight_seeds=1, small_request_buckets=True)
+  ev = rwe.RandomWeightEvaluator(SPACE, fit, fit, **kw)
+  enc = SPACE.sample(jax.random.key(6), 11)
+  full = ev.score(enc)  # batches of 8, the last padded to 8: one shape
+  assert ev.num_traces == 1
+  np.testing.assert_allclose(ev.score(enc[:1]), full[:1], rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(ev.score(enc[:3]), full[:3], rtol=1e-5, atol=1e-6)  # pads to 4
+  ev.score(enc[4:7])  # 4 again: no new shape
+  assert ev.num_traces == 3
+
+
 def test_score_by_picks_and_reduces_the_probe_quality():
   fit = images_lib.synthetic_images(jax.random.key(0), 12, size=8)
   ev = images_lib.synthetic_images(jax.random.key(1), 6, size=8)

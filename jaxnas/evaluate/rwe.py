@@ -104,6 +104,12 @@ class RandomWeightEvaluator:
       chosen op of each edge runs) and on GPU/TPU as many as fit an ~8 GB
       activation budget, at most ``batch_size`` (one convolution over every
       candidate's images). Not yet measured on an accelerator.
+    small_request_buckets: pad a request of fewer than ``batch_size``
+      candidates only to the next power of two, not to ``batch_size``. Off,
+      every request compiles to one shape (a sweep compiles once); on, a
+      searcher asking one candidate at a time (REA) pays for 1, not
+      ``batch_size``, at the price of at most ``log2(batch_size)`` extra
+      compilations, each once.
     num_classes: label classes.
     **net: fields of :class:`cell_supernet.SupernetConfig` (``channels``,
       ``cells_per_stage``, ``batch_norm``, ``features``, ``naswot_images``...).
@@ -115,7 +121,8 @@ class RandomWeightEvaluator:
                combine_seeds: str = "concat", seed: int = 0, batch_size: int = 32,
                ridges: Sequence[float] = DEFAULT_RIDGES, ridge_reduce: str = "mean",
                score_by: str = "loo_neg_mse", share_first_cell: bool = True,
-               parallel_candidates: int | None = None, num_classes: int = 10, **net):
+               parallel_candidates: int | None = None, small_request_buckets: bool = False,
+               num_classes: int = 10, **net):
     if not isinstance(space, cell_lib.CellSpace):
       raise errors.ConfigError(
           f"RandomWeightEvaluator needs a cell space (nb201, complete_dag:N), got {space!r}")
@@ -156,6 +163,7 @@ class RandomWeightEvaluator:
     self.ridge_reduce = ridge_reduce
     self.score_by = score_by
     self.share_first_cell = share_first_cell
+    self.small_request_buckets = bool(small_request_buckets)
     self.parallel_candidates = (int(parallel_candidates) if parallel_candidates is not None
                                 else self._auto_parallel())
     self.num_classes = num_classes
@@ -241,11 +249,14 @@ class RandomWeightEvaluator:
     enc = self._check(encodings)
     n = enc.shape[0]
     probes, nws = [], []
-    for lo in range(0, n, self.batch_size):
-      chunk = enc[lo:lo + self.batch_size]
+    size = self.batch_size
+    if self.small_request_buckets and 0 < n < size:
+      size = min(size, 1 << (n - 1).bit_length())  # next power of two
+    for lo in range(0, n, size):
+      chunk = enc[lo:lo + size]
       m = chunk.shape[0]
-      if m < self.batch_size:  # pad with copies so the shape (and the compile) stays
-        chunk = np.concatenate([chunk, np.repeat(chunk[:1], self.batch_size - m, axis=0)])
+      if m < size:  # pad with copies so the shape (and the compile) stays
+        chunk = np.concatenate([chunk, np.repeat(chunk[:1], size - m, axis=0)])
       out, nw = self._step(self.params, self.images, self.fit_y, self.eval_y, jnp.asarray(chunk))
       probes.append({k: np.asarray(v)[:, :m] for k, v in out.items()})
       nws.append(np.asarray(nw)[:, :m])

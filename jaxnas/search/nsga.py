@@ -277,8 +277,10 @@ class NSGAResult:
   Attributes:
     front_encodings / front_objectives: the non-dominated archive members.
     archive_encodings / archive_objectives: everything evaluated.
-    hypervolume: per generation (2 objectives with a reference point) ``[G]``.
+    hypervolume: per generation (2 objectives) ``[G]``; NaN otherwise.
     evaluations: distinct architectures evaluated after each generation ``[G]``.
+    reference_point: the hypervolume's reference point as used (entries left
+      ``None`` resolved from generation 0), or ``None``.
   """
 
   front_encodings: np.ndarray
@@ -287,17 +289,24 @@ class NSGAResult:
   archive_objectives: np.ndarray
   hypervolume: np.ndarray
   evaluations: np.ndarray
+  reference_point: tuple[float, ...] | None = None
 
 
 def run_nsga2(space: base.Space, objectives: Sequence[Objective], *, population_size: int,
               generations: int, key: jax.Array, max_evaluations: int | None = None,
-              reference_point: Sequence[float] | None = None,
+              reference_point: Sequence[float | None] | None = None,
               on_generation: Callable[[int, NSGA2], None] | None = None,
               **nsga_kwargs) -> NSGAResult:
   """Runs NSGA-II for ``generations`` (or until ``max_evaluations`` distinct archs).
 
   Generation 0 is the random initial population. The last generation is cut
   to what is left of the budget.
+
+  ``reference_point`` (2 objectives) fixes the per-generation hypervolume's
+  reference; an entry left ``None`` is resolved from generation 0: its worst
+  value pushed out by 10% of its range. That matters for objectives with no
+  natural bound (e.g. a probe's -MSE, always below 0, under which a
+  reference of 0 would give every front a hypervolume of 0).
   """
   if not objectives:
     raise errors.ConfigError("run_nsga2 needs at least one objective")
@@ -314,6 +323,8 @@ def run_nsga2(space: base.Space, objectives: Sequence[Objective], *, population_
       break
     obj = np.stack([np.asarray(o.fn(cand), np.float64) for o in objectives], axis=1)
     algo.tell(cand, obj)
+    if g == 0 and len(objectives) == 2:
+      reference_point = _resolve_reference(reference_point, obj, maximize)
     _, fobj = algo.pareto_front()
     hv.append(hypervolume_2d(fobj, reference_point, maximize)
               if reference_point is not None and len(objectives) == 2 else np.nan)
@@ -322,4 +333,19 @@ def run_nsga2(space: base.Space, objectives: Sequence[Objective], *, population_
       on_generation(g, algo)
   fenc, fobj = algo.pareto_front()
   aenc, aobj = algo.archive_arrays()
-  return NSGAResult(fenc, fobj, aenc, aobj, np.asarray(hv), np.asarray(evals))
+  return NSGAResult(fenc, fobj, aenc, aobj, np.asarray(hv), np.asarray(evals),
+                    None if reference_point is None else tuple(reference_point))
+
+
+def _resolve_reference(reference: Sequence[float | None] | None, first: np.ndarray,
+                       maximize: Sequence[bool]) -> tuple[float, ...]:
+  """Fills ``None`` entries of a reference point from the first generation ``[P, 2]``."""
+  reference = [None] * first.shape[1] if reference is None else list(reference)
+  out = []
+  for j, r in enumerate(reference):
+    if r is None:
+      col = first[:, j]
+      span = float(np.ptp(col)) or max(abs(float(col[0])), 1.0)
+      r = float(col.min()) - 0.1 * span if maximize[j] else float(col.max()) + 0.1 * span
+    out.append(float(r))
+  return tuple(out)
