@@ -22,29 +22,27 @@ import numpy as np
 
 from jaxnas import io_utils
 from jaxnas.data import images as images_lib
-from jaxnas.evaluate import rwe
 from jaxnas.spaces import get_space
+
+from experiments import rwe as rwe_exp
+from experiments import rwe_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("space", "nb201", "Cell space.")
-flags.DEFINE_integer("channels", 8, "Width of the first stage.")
-flags.DEFINE_integer("cells_per_stage", 1, "Cells per stage.")
-flags.DEFINE_integer("num_stages", 3, "Stages.")
-flags.DEFINE_integer("image_size", 32, "Images are average-pooled to this size.")
-flags.DEFINE_integer("num_fit_images", 128, "Probe fit images (train split).")
-flags.DEFINE_integer("num_eval_images", 128, "Probe held-out images (test split).")
-flags.DEFINE_integer("naswot_images", 64, "Images whose ReLU codes form the NASWOT kernel.")
-flags.DEFINE_string("batch_norm", "batch", "batch | none")
-flags.DEFINE_string("features", "last", "last | stages")
-flags.DEFINE_integer("batch_size", 32, "Candidates per jitted call.")
 flags.DEFINE_integer("num_jax", 256, "Candidates timed on the JAX path.")
 flags.DEFINE_integer("num_torch", 48, "Candidates timed in the PyTorch loop.")
 flags.DEFINE_integer("num_check", 8, "Candidates compared numerically.")
 flags.DEFINE_integer("threads", 0, "torch threads (0: the faster of 1 and all cores, measured).")
 flags.DEFINE_integer("rounds", 2, "Alternating JAX/torch timing rounds (rates are summed over rounds).")
 flags.DEFINE_integer("seed", 0, "Seed of candidates and weights.")
-flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
 flags.DEFINE_bool("synthetic", False, "Use generated images (smoke tests only).")
+# The probe's network and image flags, shared with experiments.rwe; the speed
+# setting here is the issue's: a C=8 net with batch-statistics BN on 128 + 128
+# images, one network per candidate (as the PyTorch loop builds it).
+rwe_flags.define_probe_flags()
+for _name, _value in (("channels", 8), ("num_fit_images", 128), ("num_eval_images", 128),
+                      ("batch_norm", "batch"), ("features", "last"), ("weight_seeds", 1)):
+  FLAGS.set_default(_name, _value)
 flags.DEFINE_string("out", None, "Write the results JSON here.")
 
 
@@ -84,12 +82,10 @@ def run(cfg: dict) -> dict:
         cfg["num_eval_images"], cfg["seed"])
   fit = images_lib.downsample(fit, cfg["image_size"])
   ev = images_lib.downsample(ev, cfg["image_size"])
-  ev_jax = rwe.RandomWeightEvaluator(
-      space, fit, ev, channels=cfg["channels"], cells_per_stage=cfg["cells_per_stage"],
-      num_stages=cfg["num_stages"],
-      naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"],
-      features=cfg["features"], batch_size=cfg["batch_size"], seed=cfg["seed"],
-      weight_seeds=1)  # one network per candidate, as the PyTorch loop builds
+  if cfg["weight_seeds"] != 1:
+    raise app.UsageError("bench_rwe compares one network per candidate with the PyTorch loop: "
+                         f"--weight_seeds must be 1, got {cfg['weight_seeds']}")
+  ev_jax = rwe_exp.make_evaluator(space, fit, ev, cfg)
   n_jax = max(cfg["batch_size"], cfg["num_jax"] // cfg["batch_size"] * cfg["batch_size"])
   cands = space.sample(jax.random.key(cfg["seed"] + 1), n_jax)
   torch_cands = cands[:cfg["num_torch"]]
@@ -186,11 +182,9 @@ def markdown(res: dict) -> str:
 
 def main(argv):
   del argv
-  cfg = {k: FLAGS[k].value for k in ("space", "channels", "cells_per_stage", "num_stages",
-                                     "image_size", "num_fit_images",
-                                     "num_eval_images", "naswot_images", "batch_norm", "features",
-                                     "batch_size", "num_jax", "num_torch", "num_check", "threads", "rounds",
-                                     "seed", "images_dir", "synthetic")}
+  cfg = {k: FLAGS[k].value for k in ("space", "num_jax", "num_torch", "num_check", "threads",
+                                     "rounds", "seed", "synthetic")}
+  cfg.update(rwe_flags.probe_config())
   res = run(cfg)
   print(markdown(res))
   print(json.dumps(res, indent=1, default=str))

@@ -195,25 +195,25 @@ def init_params(config: SupernetConfig, key: jax.Array) -> Params:
   """
   e = len(config.edges)
   ortho = config.kernel_init == "orthogonal"
-  _he = lambda key, shape, gain=2.0, fan_in=None: _kernel(key, shape, gain, fan_in, ortho)
+  draw = lambda key, shape, gain=2.0, fan_in=None: _kernel(key, shape, gain, fan_in, ortho)
   keys = iter(jax.random.split(key, 1 + 2 * config.num_stages * config.cells_per_stage
                                + 3 * config.num_stages))
-  params: Params = {"stem": _he(next(keys), (3, 3, config.in_channels, config.channels), 1.0),
+  params: Params = {"stem": draw(next(keys), (3, 3, config.in_channels, config.channels), 1.0),
                     "cells": [], "reductions": []}
   for s in range(config.num_stages):
     c = config.stage_channels(s)
     if s > 0:
       cin = config.stage_channels(s - 1)
       params["reductions"].append({
-          "conv_a": _he(next(keys), (3, 3, cin, c)),
-          "conv_b": _he(next(keys), (3, 3, c, c)),
-          "down": _he(next(keys), (1, 1, cin, c), 1.0),
+          "conv_a": draw(next(keys), (3, 3, cin, c)),
+          "conv_b": draw(next(keys), (3, 3, c, c)),
+          "down": draw(next(keys), (1, 1, cin, c), 1.0),
       })
     for _ in range(config.cells_per_stage):
       per_edge = 1 if config.share_edge_weights else e
       over = e if config.kernel_init == "he_over_edges" else 1
-      cell = {"conv1": _he(next(keys), (per_edge, 1, 1, c, c), fan_in=over * c),
-              "conv3": _he(next(keys), (per_edge, 3, 3, c, c), fan_in=over * 9 * c)}
+      cell = {"conv1": draw(next(keys), (per_edge, 1, 1, c, c), fan_in=over * c),
+              "conv3": draw(next(keys), (per_edge, 3, 3, c, c), fan_in=over * 9 * c)}
       params["cells"].append({k: jnp.broadcast_to(w, (e,) + w.shape[1:]) for k, w in cell.items()})
   return params
 
@@ -515,10 +515,9 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
     encodings: int32 ``[B, E]`` op ids (may be traced).
     config: the network shape.
     share_first_cell: compute first-cell terms from nodes 0 and 1 once for all
-      candidates (saves most of the first cell's work; costs memory for
-      ``P * (num_nodes - 1) + R * P * (num_nodes - 2)`` activation tensors of
-      ``N`` images, ``P = 3`` computed ops, ``R = 4`` non-zero node-1 values
-      for NB201: 33 tensors).
+      candidates (saves most of the first cell's work; costs memory for the
+      rows of :class:`_SharedFirstCell`'s table, activation tensors of ``N``
+      images: 34 for NB201).
     parallel_candidates: candidates run side by side (``lax.map``'s
       ``batch_size``). 1 runs one candidate at a time, and each ``lax.switch``
       executes only the chosen op — the fastest on CPU. Above 1, the
