@@ -71,16 +71,18 @@ def pick_candidates(space, bench, cfg: dict) -> np.ndarray:
   return space.sample(key, n)
 
 
+# Keys of a probe config (the rwe_flags values) that are evaluator arguments.
+_EVALUATOR_KEYS = ("channels", "cells_per_stage", "num_stages", "pool_grid", "weight_seeds",
+                   "combine_seeds", "seed", "batch_size", "naswot_images", "batch_norm",
+                   "features", "kernel_init", "ridge_reduce", "score_by")
+
+
 def make_evaluator(space, fit, ev, cfg: dict) -> rwe.RandomWeightEvaluator:
-  return rwe.RandomWeightEvaluator(
-      space, fit, ev, channels=cfg["channels"], cells_per_stage=cfg["cells_per_stage"],
-      weight_seeds=cfg["weight_seeds"], combine_seeds=cfg.get("combine_seeds", "concat"),
-      seed=cfg["seed"], batch_size=cfg["batch_size"],
-      naswot_images=cfg["naswot_images"], batch_norm=cfg["batch_norm"], features=cfg["features"],
-      kernel_init=cfg.get("kernel_init", rwe.DEFAULT_NET["kernel_init"]),
-      num_stages=cfg.get("num_stages", 3), pool_grid=cfg.get("pool_grid", 1),
-      ridges=[float(r) for r in cfg["ridges"]], ridge_reduce=cfg["ridge_reduce"],
-      score_by=cfg.get("score_by", "accuracy"))
+  """The evaluator of a probe config; keys it lacks keep the evaluator's defaults."""
+  kwargs = {k: cfg[k] for k in _EVALUATOR_KEYS if k in cfg}
+  if "ridges" in cfg:
+    kwargs["ridges"] = [float(r) for r in cfg["ridges"]]
+  return rwe.RandomWeightEvaluator(space, fit, ev, **kwargs)
 
 
 def _finite_low(x: np.ndarray) -> np.ndarray:
