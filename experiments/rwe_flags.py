@@ -2,8 +2,8 @@
 
 ``experiments.rwe`` and ``experiments.nsga`` keep the defaults, which are the
 settings measured best on NB201 (README, "Random-weight evaluation"): C=16,
-one cell per stage, inference-mode BN, features pooled from every stage,
-orthogonal random kernels, four random-weight draws whose features meet one
+one cell per stage, inference-mode BN, features pooled from every stage and
+from every edge of the first cell, orthogonal random kernels, four random-weight draws whose features meet one
 ridge probe, 1,000 fit images scored by leave-one-out -MSE averaged over
 ridges 1/3/10. ``experiments.bench_rwe`` overrides them with its speed setting.
 """
@@ -41,8 +41,9 @@ def define_probe_flags() -> None:
     flags.DEFINE_integer("naswot_images", 64, "Images of the NASWOT kernel (0: off)."),
     flags.DEFINE_enum("batch_norm", "none", ["batch", "none"],
                       "BN with per-candidate batch statistics, or in inference mode."),
-    flags.DEFINE_enum("features", "stages", ["last", "stages"],
-                      "Probe features: pooled last stage, or every stage concatenated."),
+    flags.DEFINE_enum("features", "stages_edges", list(cell_supernet.FEATURE_MODES),
+                      "Probe features: pooled last stage; every stage concatenated; or every "
+                      "stage plus every edge of the first cell."),
     flags.DEFINE_enum("kernel_init", "orthogonal", list(cell_supernet.KERNEL_INITS),
                       "Random conv kernels: orthogonal columns with He variance, or plain He."),
     flags.DEFINE_list("ridges", ["1", "3", "10"], "Ridge strengths (relative to unit variance)."),

@@ -94,6 +94,8 @@ def test_normalize_and_synthetic():
 @pytest.mark.parametrize("net", [
     dict(),
     dict(batch_norm="none", features="stages"),
+    dict(batch_norm="none", features="stages_edges"),
+    dict(features="stages_edges", cells_per_stage=2, num_stages=2),
     dict(cells_per_stage=2, num_stages=2),
     dict(batch_norm="none", share_edge_weights=True),
 ])
@@ -108,14 +110,21 @@ def test_supernet_equals_single_network(net):
     np.testing.assert_allclose(gram[b], g1, rtol=1e-6)
   assert feats.shape == (len(CHOSEN), x.shape[0], cfg.feature_dim)
   np.testing.assert_array_equal(feats[1], 0.0)  # all-none: the output is zero
+  if cfg.features == "stages_edges":
+    # Edge taps come last, in edges order: the all-3x3 cell's edges are all
+    # distinct convs (non-zero), the third candidate's none edge is zero.
+    taps = np.asarray(feats[:, :, -len(cfg.edges) * cfg.channels:]).reshape(
+        len(CHOSEN), x.shape[0], len(cfg.edges), cfg.channels)
+    assert (np.abs(taps[0]).sum(axis=(0, 2)) > 0).all()
+    np.testing.assert_array_equal(taps[2][:, CHOSEN[2] == 0], 0.0)
 
 
-@pytest.mark.parametrize("parallel", [3, 4])
-def test_vmapped_candidate_groups_equal_one_at_a_time(parallel):
+@pytest.mark.parametrize("parallel,features", [(3, "last"), (4, "last"), (3, "stages_edges")])
+def test_vmapped_candidate_groups_equal_one_at_a_time(parallel, features):
   # The accelerator path (groups of candidates vmapped: every switch becomes a
   # select) computes the same features as the CPU path; 4 leaves a remainder.
   x, _ = _images(n=8)
-  cfg = cs.SupernetConfig(**TINY)
+  cfg = cs.SupernetConfig(**TINY, features=features)
   params = cs.init_params(cfg, jax.random.key(0))
   one = cs.batch_forward(params, x, CHOSEN, cfg)
   grouped = cs.batch_forward(params, x, CHOSEN, cfg, parallel_candidates=parallel)
@@ -141,10 +150,11 @@ def test_cell_kernels_have_he_variance(init, edges_in_fan_in):
   assert conv3.std() == pytest.approx(np.sqrt(2.0 / (edges_in_fan_in * 9 * 16)), rel=0.05)
 
 
-def test_supernet_without_sharing_and_complete_dag():
+@pytest.mark.parametrize("features", ["last", "stages_edges"])
+def test_supernet_without_sharing_and_complete_dag(features):
   x, _ = _images(n=8)
   space = CompleteDAGSpace(5)
-  cfg = cs.SupernetConfig.for_space(space, **TINY)
+  cfg = cs.SupernetConfig.for_space(space, **TINY, features=features)
   params = cs.init_params(cfg, jax.random.key(1))
   enc = space.sample(jax.random.key(2), 3)
   for share in (True, False):
@@ -311,7 +321,7 @@ def test_score_by_picks_and_reduces_the_probe_quality():
 def test_evaluator_defaults_are_the_measured_best_probe():
   fit = images_lib.synthetic_images(jax.random.key(0), 4, size=8)
   ev = rwe.RandomWeightEvaluator(SPACE, fit, fit)
-  assert (ev.config.channels, ev.config.batch_norm, ev.config.features) == (16, "none", "stages")
+  assert (ev.config.channels, ev.config.batch_norm, ev.config.features) == (16, "none", "stages_edges")
   assert (ev.weight_seeds, ev.combine_seeds, ev.score_by, ev.ridges) == (
       4, "concat", "loo_neg_mse", (1.0, 3.0, 10.0))
   assert ev.config.kernel_init == "orthogonal"

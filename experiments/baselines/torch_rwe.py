@@ -120,6 +120,8 @@ class TorchCellNet(nn.Module):
 
   def __init__(self, ops, config, weights, rec: Recorder):
     super().__init__()
+    if config.features not in ("last", "stages"):
+      raise NotImplementedError(f"the PyTorch reference has no features={config.features!r}")
     self.config, self.rec, self.bn = config, rec, config.batch_norm
     self.stem = weights["stem"]
     layers = []

@@ -64,7 +64,7 @@ OP_KINDS = {"none": "none", "skip_connect": "skip", "nor_conv_1x1": "conv1",
 CONV_KINDS = ("conv1", "conv3")
 BN_EPS = 1e-5
 BATCH_NORM_MODES = ("batch", "none")
-FEATURE_MODES = ("last", "stages")
+FEATURE_MODES = ("last", "stages", "stages_edges")
 KERNEL_INITS = ("he", "he_over_edges", "orthogonal")
 
 
@@ -80,7 +80,14 @@ class SupernetConfig:
     num_stages: stages; a reduction block sits between consecutive stages.
     batch_norm: ``"batch"`` (per-candidate batch statistics) or ``"none"``.
     features: ``"last"`` — pooled final activations ``[C * 2**(S-1)]``; or
-      ``"stages"`` — pooled activations at the end of every stage, concatenated.
+      ``"stages"`` — pooled activations at the end of every stage, concatenated;
+      or ``"stages_edges"`` — those, then the pooled output of every edge of
+      the first cell (``E * C`` more, ``E`` edges in ``edges`` order; a
+      ``none`` edge gives zeros). The edge taps let the probe see how many
+      distinct random features a cell makes: a conv edge adds ``C`` new ones,
+      ``skip`` and ``pool`` repeat or smooth their input and ``none`` adds
+      nothing, so the probe learns what stage outputs alone hide (a sum of
+      few paths and of many look alike to a linear readout).
     pool_grid: the final activations are average-pooled over a
       ``pool_grid x pool_grid`` grid of regions (1: global pooling), giving
       the probe ``pool_grid**2`` times more features.
@@ -161,7 +168,10 @@ class SupernetConfig:
     last = self.stage_channels(self.num_stages - 1) * self.pool_grid**2
     if self.features == "last":
       return last
-    return last + sum(self.stage_channels(s) for s in range(self.num_stages - 1))
+    stages = last + sum(self.stage_channels(s) for s in range(self.num_stages - 1))
+    if self.features == "stages_edges":
+      return stages + len(self.edges) * self.channels
+    return stages
 
 
 # --------------------------------------------------------------------------- weights
@@ -359,6 +369,7 @@ def single_forward(params: Params, images: jax.Array, encoding: Sequence[int],
   gram = jnp.zeros((n_nw, n_nw), jnp.float32)
   feats = []
   x = stem(params, images, bn)
+  taps = {}
   for s in range(config.num_stages):
     if s > 0:
       y, a = reduction_block(params["reductions"][s - 1], x, bn)
@@ -376,14 +387,19 @@ def single_forward(params: Params, images: jax.Array, encoding: Sequence[int],
           kind = kinds[ops[e]]
           if kind in CONV_KINDS and n_nw:
             gram += naswot_gram(nodes[i], n_nw)
-          total = total + apply_op(kind, cp, e, nodes[i], bn)
+          out = apply_op(kind, cp, e, nodes[i], bn)
+          if s == 0 and c == 0:
+            taps[e] = pooled(out, bn)
+          total = total + out
         nodes.append(total)
       x = nodes[-1]
-    if config.features == "stages" and s < config.num_stages - 1:
+    if config.features != "last" and s < config.num_stages - 1:
       feats.append(pooled(x, bn))
   if n_nw:
     gram += naswot_gram(batch_norm(x, bn), n_nw)  # the final ReLU
   feats.append(pooled(x, bn, config.pool_grid))
+  if config.features == "stages_edges":
+    feats.extend(taps[e] for e in range(len(config.edges)))
   return jnp.concatenate(feats, axis=-1), gram
 
 
@@ -404,6 +420,23 @@ def _op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str):
       return lambda acc, x: acc
     return lambda acc, x: acc + apply_op(kind, cell_params, edge, x, bn)
   return [branch(k) for k in config.kinds]
+
+
+def _tapped_op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str):
+  """Like :func:`_op_branches`, returning ``(acc + op(x), pooled(op(x)) [N, C])``."""
+  def branch(kind):
+    if kind == "none":
+      return lambda acc, x: (acc, jnp.zeros((x.shape[0], x.shape[-1]), x.dtype))
+    def run(acc, x):
+      out = apply_op(kind, cell_params, edge, x, bn)
+      return acc + out, pooled(out, bn)
+    return run
+  return [branch(k) for k in config.kinds]
+
+
+def _edge_taps(taps: dict[int, jax.Array], config: SupernetConfig) -> list[jax.Array]:
+  """The first cell's pooled edge outputs in ``config.edges`` order."""
+  return [taps[e] for e in range(len(config.edges))]
 
 
 def _conv_out_degree(config: SupernetConfig, ops: jax.Array, node: int) -> jax.Array:
@@ -459,26 +492,45 @@ class _SharedFirstCell:
         for k in range(k_ops):
           self.from1[j, k01, k] = term(kinds[k], ei[(1, j)], int(self.from0[1, k01]))
     self.table = jnp.stack(rows)
+    self.bn = bn
+    self._pooled = None
 
   def row(self, index: jax.Array) -> jax.Array:
     """``table[index]``, zero where ``index`` is -1 (traced int32 scalar)."""
     value = jax.lax.dynamic_index_in_dim(self.table, jnp.maximum(index, 0), keepdims=False)
     return value * (index >= 0).astype(value.dtype)
 
+  def pooled_row(self, index: jax.Array) -> jax.Array:
+    """:func:`pooled` of ``table[index]`` ``[N, C]``, zero where ``index`` is -1."""
+    if self._pooled is None:
+      # Pooled once per row for all candidates: the edge taps of edges out of
+      # nodes 0 and 1 are then a gather, like the terms themselves.
+      self._pooled = jnp.stack([pooled(r, self.bn) for r in self.table])
+    value = jax.lax.dynamic_index_in_dim(self._pooled, jnp.maximum(index, 0), keepdims=False)
+    return value * (index >= 0).astype(value.dtype)
+
   def node1(self, op01) -> jax.Array:
     """Node 1 (``op01`` applied to ``x0``) for a static or traced op id."""
     return self.row(jnp.asarray(self.from0[1])[op01])
 
-  def start(self, j: int, ops: jax.Array, ei: dict) -> jax.Array:
-    """``op_(0,j)(x0) + op_(1,j)(node1)`` of one candidate (traced op ids)."""
+  def start_rows(self, j: int, ops: jax.Array, ei: dict) -> tuple[jax.Array, jax.Array]:
+    """Rows of ``op_(0,j)(x0)`` and ``op_(1,j)(node1)`` of one candidate (traced op ids)."""
     a = jnp.asarray(self.from0[j])[ops[ei[(0, j)]]]
     b = jnp.asarray(self.from1[j])[ops[ei[(0, 1)]], ops[ei[(1, j)]]]
+    return a, b
+
+  def start(self, j: int, ops: jax.Array, ei: dict) -> jax.Array:
+    """``op_(0,j)(x0) + op_(1,j)(node1)`` of one candidate (traced op ids)."""
+    a, b = self.start_rows(j, ops, ei)
     return self.row(a) + self.row(b)
 
 
 def _cell_per_candidate(cell_params: dict, x: jax.Array, ops: jax.Array, config: SupernetConfig,
-                        n_nw: int, gram: jax.Array):
-  """One cell for one candidate: ``lax.switch`` on each edge's op id."""
+                        n_nw: int, gram: jax.Array, taps: dict | None = None):
+  """One cell for one candidate: ``lax.switch`` on each edge's op id.
+
+  With a ``taps`` dict, the pooled output of every edge is stored in it.
+  """
   bn = config.batch_norm
   ei = _edge_index(config)
   nodes = [x]
@@ -486,7 +538,11 @@ def _cell_per_candidate(cell_params: dict, x: jax.Array, ops: jax.Array, config:
     total = jnp.zeros_like(x)
     for i in range(j):
       e = ei[(i, j)]
-      total = jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), total, nodes[i])
+      if taps is None:
+        total = jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), total, nodes[i])
+      else:
+        total, taps[e] = jax.lax.switch(ops[e], _tapped_op_branches(config, cell_params, e, bn),
+                                        total, nodes[i])
     nodes.append(total)
   return nodes[-1], _add_node_grams(config, ops, nodes, 0, n_nw, gram)
 
@@ -543,6 +599,7 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
   def one(ops: jax.Array):
     gram = jnp.zeros((n_nw, n_nw), jnp.float32)
     feats = []
+    taps = {} if config.features == "stages_edges" else None
     x = x0
     for s in range(config.num_stages):
       if s > 0:
@@ -553,17 +610,20 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
       for c in range(config.cells_per_stage):
         cp = params["cells"][s * config.cells_per_stage + c]
         if s == 0 and c == 0 and share_first_cell and config.num_nodes > 2:
-          x, gram = _first_cell_shared(cp, ops, config, shared, n_nw, gram)
+          x, gram = _first_cell_shared(cp, ops, config, shared, n_nw, gram, taps)
           if n_nw:
             gram = gram + _conv_out_degree(config, ops, 0).astype(jnp.float32) * gram0
             gram = gram + _conv_out_degree(config, ops, 1).astype(jnp.float32) * gram1[ops[ei[(0, 1)]]]
         else:
-          x, gram = _cell_per_candidate(cp, x, ops, config, n_nw, gram)
-      if config.features == "stages" and s < config.num_stages - 1:
+          x, gram = _cell_per_candidate(cp, x, ops, config, n_nw, gram,
+                                        taps if s == 0 and c == 0 else None)
+      if config.features != "last" and s < config.num_stages - 1:
         feats.append(pooled(x, bn))
     if n_nw:
       gram = gram + naswot_gram(batch_norm(x, bn), n_nw)
     feats.append(pooled(x, bn, config.pool_grid))
+    if taps is not None:
+      feats.extend(_edge_taps(taps, config))
     return jnp.concatenate(feats, axis=-1), gram
 
   encodings = jnp.asarray(encodings, jnp.int32)
@@ -572,16 +632,29 @@ def batch_forward(params: Params, images: jax.Array, encodings: jax.Array,
   return jax.lax.map(one, encodings)
 
 
-def _first_cell_shared(cell_params, ops, config, shared: _SharedFirstCell, n_nw, gram):
-  """The first cell of one candidate from the shared node-0/1 terms."""
+def _first_cell_shared(cell_params, ops, config, shared: _SharedFirstCell, n_nw, gram,
+                       taps: dict | None = None):
+  """The first cell of one candidate from the shared node-0/1 terms.
+
+  With a ``taps`` dict, the pooled output of every edge is stored in it.
+  """
   bn = config.batch_norm
   ei = _edge_index(config)
   nodes = [None, None]  # nodes 0 and 1 enter only through the shared table
+  if taps is not None:
+    taps[ei[(0, 1)]] = shared.pooled_row(jnp.asarray(shared.from0[1])[ops[ei[(0, 1)]]])
   for j in range(2, config.num_nodes):
     total = shared.start(j, ops, ei)
+    if taps is not None:
+      a, b = shared.start_rows(j, ops, ei)
+      taps[ei[(0, j)]], taps[ei[(1, j)]] = shared.pooled_row(a), shared.pooled_row(b)
     for i in range(2, j):
       e = ei[(i, j)]
-      total = jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), total, nodes[i])
+      if taps is None:
+        total = jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), total, nodes[i])
+      else:
+        total, taps[e] = jax.lax.switch(ops[e], _tapped_op_branches(config, cell_params, e, bn),
+                                        total, nodes[i])
     nodes.append(total)
   return nodes[-1], _add_node_grams(config, ops, nodes, 2, n_nw, gram)
 
