@@ -492,8 +492,11 @@ class _SharedFirstCell:
         for k in range(k_ops):
           self.from1[j, k01, k] = term(kinds[k], ei[(1, j)], int(self.from0[1, k01]))
     self.table = jnp.stack(rows)
-    self.bn = bn
-    self._pooled = None
+    # Edge taps of edges out of nodes 0 and 1 are then a gather, like the
+    # terms themselves: every row is pooled once per batch, here, outside the
+    # per-candidate loop.
+    self.pooled_table = (jnp.stack([pooled(r, bn) for r in rows])
+                         if config.features == "stages_edges" else None)
 
   def row(self, index: jax.Array) -> jax.Array:
     """``table[index]``, zero where ``index`` is -1 (traced int32 scalar)."""
@@ -502,11 +505,7 @@ class _SharedFirstCell:
 
   def pooled_row(self, index: jax.Array) -> jax.Array:
     """:func:`pooled` of ``table[index]`` ``[N, C]``, zero where ``index`` is -1."""
-    if self._pooled is None:
-      # Pooled once per row for all candidates: the edge taps of edges out of
-      # nodes 0 and 1 are then a gather, like the terms themselves.
-      self._pooled = jnp.stack([pooled(r, self.bn) for r in self.table])
-    value = jax.lax.dynamic_index_in_dim(self._pooled, jnp.maximum(index, 0), keepdims=False)
+    value = jax.lax.dynamic_index_in_dim(self.pooled_table, jnp.maximum(index, 0), keepdims=False)
     return value * (index >= 0).astype(value.dtype)
 
   def node1(self, op01) -> jax.Array:
