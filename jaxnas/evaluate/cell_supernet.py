@@ -399,7 +399,7 @@ def single_forward(params: Params, images: jax.Array, encoding: Sequence[int],
     gram += naswot_gram(batch_norm(x, bn), n_nw)  # the final ReLU
   feats.append(pooled(x, bn, config.pool_grid))
   if config.features == "stages_edges":
-    feats.extend(taps[e] for e in range(len(config.edges)))
+    feats.extend(_edge_taps(taps, config))
   return jnp.concatenate(feats, axis=-1), gram
 
 
@@ -437,6 +437,16 @@ def _tapped_op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn
 def _edge_taps(taps: dict[int, jax.Array], config: SupernetConfig) -> list[jax.Array]:
   """The first cell's pooled edge outputs in ``config.edges`` order."""
   return [taps[e] for e in range(len(config.edges))]
+
+
+def _switch_edge(config: SupernetConfig, cell_params: dict, edge: int, op: jax.Array,
+                 total: jax.Array, x: jax.Array, taps: dict | None) -> jax.Array:
+  """``total + op(x)`` by ``lax.switch`` on the traced op id; stores ``taps[edge]`` if tapping."""
+  bn = config.batch_norm
+  if taps is None:
+    return jax.lax.switch(op, _op_branches(config, cell_params, edge, bn), total, x)
+  total, taps[edge] = jax.lax.switch(op, _tapped_op_branches(config, cell_params, edge, bn), total, x)
+  return total
 
 
 def _conv_out_degree(config: SupernetConfig, ops: jax.Array, node: int) -> jax.Array:
@@ -518,11 +528,6 @@ class _SharedFirstCell:
     b = jnp.asarray(self.from1[j])[ops[ei[(0, 1)]], ops[ei[(1, j)]]]
     return a, b
 
-  def start(self, j: int, ops: jax.Array, ei: dict) -> jax.Array:
-    """``op_(0,j)(x0) + op_(1,j)(node1)`` of one candidate (traced op ids)."""
-    a, b = self.start_rows(j, ops, ei)
-    return self.row(a) + self.row(b)
-
 
 def _cell_per_candidate(cell_params: dict, x: jax.Array, ops: jax.Array, config: SupernetConfig,
                         n_nw: int, gram: jax.Array, taps: dict | None = None):
@@ -530,18 +535,13 @@ def _cell_per_candidate(cell_params: dict, x: jax.Array, ops: jax.Array, config:
 
   With a ``taps`` dict, the pooled output of every edge is stored in it.
   """
-  bn = config.batch_norm
   ei = _edge_index(config)
   nodes = [x]
   for j in range(1, config.num_nodes):
     total = jnp.zeros_like(x)
     for i in range(j):
       e = ei[(i, j)]
-      if taps is None:
-        total = jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), total, nodes[i])
-      else:
-        total, taps[e] = jax.lax.switch(ops[e], _tapped_op_branches(config, cell_params, e, bn),
-                                        total, nodes[i])
+      total = _switch_edge(config, cell_params, e, ops[e], total, nodes[i], taps)
     nodes.append(total)
   return nodes[-1], _add_node_grams(config, ops, nodes, 0, n_nw, gram)
 
@@ -637,23 +637,18 @@ def _first_cell_shared(cell_params, ops, config, shared: _SharedFirstCell, n_nw,
 
   With a ``taps`` dict, the pooled output of every edge is stored in it.
   """
-  bn = config.batch_norm
   ei = _edge_index(config)
   nodes = [None, None]  # nodes 0 and 1 enter only through the shared table
   if taps is not None:
     taps[ei[(0, 1)]] = shared.pooled_row(jnp.asarray(shared.from0[1])[ops[ei[(0, 1)]]])
   for j in range(2, config.num_nodes):
-    total = shared.start(j, ops, ei)
+    a, b = shared.start_rows(j, ops, ei)
+    total = shared.row(a) + shared.row(b)  # op_(0,j)(x0) + op_(1,j)(node1)
     if taps is not None:
-      a, b = shared.start_rows(j, ops, ei)
       taps[ei[(0, j)]], taps[ei[(1, j)]] = shared.pooled_row(a), shared.pooled_row(b)
     for i in range(2, j):
       e = ei[(i, j)]
-      if taps is None:
-        total = jax.lax.switch(ops[e], _op_branches(config, cell_params, e, bn), total, nodes[i])
-      else:
-        total, taps[e] = jax.lax.switch(ops[e], _tapped_op_branches(config, cell_params, e, bn),
-                                        total, nodes[i])
+      total = _switch_edge(config, cell_params, e, ops[e], total, nodes[i], taps)
     nodes.append(total)
   return nodes[-1], _add_node_grams(config, ops, nodes, 2, n_nw, gram)
 

@@ -303,8 +303,9 @@ def run_nsga2(space: base.Space, objectives: Sequence[Objective], *, population_
   to what is left of the budget.
 
   ``reference_point`` (2 objectives) fixes the per-generation hypervolume's
-  reference; an entry left ``None`` is resolved from generation 0: its worst
-  value pushed out by 10% of its range. That matters for objectives with no
+  reference; an entry left ``None`` (every entry, if the point is ``None``)
+  is resolved from generation 0: its worst value pushed out by 10% of its
+  range. That matters for objectives with no
   natural bound (e.g. a probe's -MSE, always below 0, under which a
   reference of 0 would give every front a hypervolume of 0).
   """
@@ -326,8 +327,7 @@ def run_nsga2(space: base.Space, objectives: Sequence[Objective], *, population_
     if g == 0 and len(objectives) == 2:
       reference_point = _resolve_reference(reference_point, obj, maximize)
     _, fobj = algo.pareto_front()
-    hv.append(hypervolume_2d(fobj, reference_point, maximize)
-              if reference_point is not None and len(objectives) == 2 else np.nan)
+    hv.append(hypervolume_2d(fobj, reference_point, maximize) if len(objectives) == 2 else np.nan)
     evals.append(len(algo.archive))
     if on_generation is not None:
       on_generation(g, algo)
