@@ -3,9 +3,10 @@
 ``experiments.rwe`` and ``experiments.nsga`` keep the defaults, which are the
 settings measured best on NB201 (README, "Random-weight evaluation"): C=16,
 one cell per stage, inference-mode BN, features pooled from every stage and
-from every edge of the first cell, orthogonal random kernels, four random-weight draws whose features meet one
-ridge probe, 1,000 fit images scored by leave-one-out -MSE averaged over
-ridges 1/3/10. ``experiments.bench_rwe`` overrides them with its speed setting.
+from every edge of the first cell, orthogonal random kernels, four
+random-weight draws whose features meet one ridge probe, 1,000 fit images
+scored by leave-one-out -MSE averaged over ridges 1/3/10.
+``experiments.bench_rwe`` overrides them with its speed setting.
 """
 
 from __future__ import annotations

@@ -445,7 +445,8 @@ def _switch_edge(config: SupernetConfig, cell_params: dict, edge: int, op: jax.A
   bn = config.batch_norm
   if taps is None:
     return jax.lax.switch(op, _op_branches(config, cell_params, edge, bn), total, x)
-  total, taps[edge] = jax.lax.switch(op, _tapped_op_branches(config, cell_params, edge, bn), total, x)
+  branches = _tapped_op_branches(config, cell_params, edge, bn)
+  total, taps[edge] = jax.lax.switch(op, branches, total, x)
   return total
 
 
