@@ -15,6 +15,7 @@ from jaxnas.data import paths
 from jaxnas.evaluate import cell_supernet as cs
 from jaxnas.evaluate import probe
 from jaxnas.evaluate import rwe
+from jaxnas.evaluate import xla_cpu
 from jaxnas.spaces import CompleteDAGSpace
 from jaxnas.spaces import NB201Space
 
@@ -251,6 +252,35 @@ def test_probe_of_constant_features_is_majority_class():
   out = probe.ridge_probe(jnp.zeros((4, 3)), jnp.asarray(fy), jnp.zeros((3, 3)),
                           jnp.asarray([1, 2, 1]), num_classes=3)
   np.testing.assert_allclose(out["accuracy"], 2 / 3)
+
+
+@pytest.mark.parametrize("shape", [(12, 4, 4, 4), (7, 3, 5, 3), (9, 1, 1, 1)])
+def test_packed_naswot_gram_equals_sign_matmul(shape):
+  # Unit counts 64, 45 (padded to 64 bits) and 1.
+  x = jax.random.normal(jax.random.key(3), shape)
+  n = min(8, shape[0])
+  s = np.where(np.asarray(x[:n]) > 0, 1.0, -1.0).reshape(n, -1)
+  np.testing.assert_array_equal(np.asarray(cs.naswot_gram(x, n)), 0.5 * (s.shape[1] + s @ s.T))
+
+
+@pytest.mark.parametrize("size", [(6, 6), (5, 7)])
+def test_avg_pool2_is_mean_of_2x2_blocks(size):
+  x = np.asarray(jax.random.normal(jax.random.key(4), (2, *size, 3)))
+  h, w = size[0] // 2, size[1] // 2
+  ref = x[:, :2 * h, :2 * w].reshape(2, h, 2, w, 2, 3).mean(axis=(2, 4))
+  np.testing.assert_allclose(np.asarray(cs.avg_pool2(jnp.asarray(x))), ref, rtol=1e-6, atol=1e-6)
+
+
+def test_xla_cpu_options_keep_convolutions_off_ynnpack():
+  opts = xla_cpu.eigen_conv_options()
+  if jax.default_backend() != "cpu":
+    assert opts is None
+    return
+  if opts is None:
+    pytest.skip("this jaxlib's XLA:CPU has no YNNPACK fusion option")
+  x, w = jnp.zeros((2, 8, 8, 4)), jnp.zeros((3, 3, 4, 4))
+  hlo = lambda **kw: jax.jit(cs.conv, **kw).lower(x, w).compile().as_text()
+  assert "__ynn_fusion" not in hlo(compiler_options=opts)
 
 
 def test_naswot_score_is_logdet():
