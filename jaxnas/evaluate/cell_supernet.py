@@ -46,7 +46,7 @@ block plus the final one, as NASWOT's hooks on ``nn.ReLU`` modules count them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -422,8 +422,13 @@ def _edge_index(config: SupernetConfig) -> dict[tuple[int, int], int]:
   return {ij: p for p, ij in enumerate(config.edges)}
 
 
-def _op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str):
-  """``lax.switch`` branches (one per op id) for one edge: ``(acc, x) -> acc + op(x)``.
+def _value(v) -> jax.Array:
+  """An array, or the array a zero-argument function returns (see :func:`_switch_edge`)."""
+  return v() if callable(v) else v
+
+
+def _op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str, total, x):
+  """``lax.switch`` branches (one per op id) for one edge: ``() -> total + op(x)``.
 
   Accumulating inside the branch lets XLA fuse the add into the op's last
   pass (BN apply, pooling) and makes ``none`` free, instead of materialising
@@ -431,19 +436,22 @@ def _op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str):
   """
   def branch(kind):
     if kind == "none":
-      return lambda acc, x: acc
-    return lambda acc, x: acc + apply_op(kind, cell_params, edge, x, bn)
+      return lambda: _value(total)
+    return lambda: _value(total) + apply_op(kind, cell_params, edge, _value(x), bn)
   return [branch(k) for k in config.kinds]
 
 
-def _tapped_op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str):
-  """Like :func:`_op_branches`, returning ``(acc + op(x), pooled(op(x)) [N, C])``."""
+def _tapped_op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str, total, x):
+  """Like :func:`_op_branches`, returning ``(total + op(x), pooled(op(x)) [N, C])``."""
   def branch(kind):
     if kind == "none":
-      return lambda acc, x: (acc, jnp.zeros((x.shape[0], x.shape[-1]), x.dtype))
-    def run(acc, x):
-      out = apply_op(kind, cell_params, edge, x, bn)
-      return acc + out, pooled(out, bn)
+      def skip_none():
+        t = _value(total)
+        return t, jnp.zeros((t.shape[0], t.shape[-1]), t.dtype)
+      return skip_none
+    def run():
+      out = apply_op(kind, cell_params, edge, _value(x), bn)
+      return _value(total) + out, pooled(out, bn)
     return run
   return [branch(k) for k in config.kinds]
 
@@ -454,13 +462,20 @@ def _edge_taps(taps: dict[int, jax.Array], config: SupernetConfig) -> list[jax.A
 
 
 def _switch_edge(config: SupernetConfig, cell_params: dict, edge: int, op: jax.Array,
-                 total: jax.Array, x: jax.Array, taps: dict | None) -> jax.Array:
-  """``total + op(x)`` by ``lax.switch`` on the traced op id; stores ``taps[edge]`` if tapping."""
+                 total: jax.Array | Callable[[], jax.Array],
+                 x: jax.Array | Callable[[], jax.Array], taps: dict | None) -> jax.Array:
+  """``total + op(x)`` by ``lax.switch`` on the traced op id; stores ``taps[edge]`` if tapping.
+
+  ``total`` and ``x`` are arrays or zero-argument functions that build one. A
+  function is called inside the chosen branch, so its work (a sum of shared
+  first-cell rows) fuses into the branch's first pass over the activations
+  instead of being materialised for every candidate.
+  """
   bn = config.batch_norm
   if taps is None:
-    return jax.lax.switch(op, _op_branches(config, cell_params, edge, bn), total, x)
-  branches = _tapped_op_branches(config, cell_params, edge, bn)
-  total, taps[edge] = jax.lax.switch(op, branches, total, x)
+    return jax.lax.switch(op, _op_branches(config, cell_params, edge, bn, total, x))
+  total, taps[edge] = jax.lax.switch(op, _tapped_op_branches(config, cell_params, edge, bn,
+                                                             total, x))
   return total
 
 
@@ -568,9 +583,11 @@ def _add_node_grams(config, ops, nodes, start, n_nw, gram):
   for i in range(start, config.num_nodes - 1):
     m = _conv_out_degree(config, ops, i)
     # cond, not a multiply by zero: on CPU it skips the Gram of unused nodes.
+    # A node may be a function (see _switch_edge): called inside the branch,
+    # only its first n_nw images are computed.
     gram = gram + jax.lax.cond(
-        m > 0, lambda v, m=m: m.astype(jnp.float32) * naswot_gram(v, n_nw),
-        lambda v: jnp.zeros((n_nw, n_nw), jnp.float32), nodes[i])
+        m > 0, lambda m=m, v=nodes[i]: m.astype(jnp.float32) * naswot_gram(_value(v), n_nw),
+        lambda: jnp.zeros((n_nw, n_nw), jnp.float32))
   return gram
 
 
@@ -658,14 +675,15 @@ def _first_cell_shared(cell_params, ops, config, shared: _SharedFirstCell, n_nw,
     taps[ei[(0, 1)]] = shared.pooled_row(jnp.asarray(shared.from0[1])[ops[ei[(0, 1)]]])
   for j in range(2, config.num_nodes):
     a, b = shared.start_rows(j, ops, ei)
-    total = shared.row(a) + shared.row(b)  # op_(0,j)(x0) + op_(1,j)(node1)
+    # op_(0,j)(x0) + op_(1,j)(node1), summed where it is consumed (_switch_edge).
+    total = lambda a=a, b=b: shared.row(a) + shared.row(b)
     if taps is not None:
       taps[ei[(0, j)]], taps[ei[(1, j)]] = shared.pooled_row(a), shared.pooled_row(b)
     for i in range(2, j):
       e = ei[(i, j)]
       total = _switch_edge(config, cell_params, e, ops[e], total, nodes[i], taps)
     nodes.append(total)
-  return nodes[-1], _add_node_grams(config, ops, nodes, 2, n_nw, gram)
+  return _value(nodes[-1]), _add_node_grams(config, ops, nodes, 2, n_nw, gram)
 
 
 def network_flops(config: SupernetConfig, encodings: np.ndarray, height: int, width: int,
