@@ -498,10 +498,14 @@ class _SharedFirstCell:
   edge (0, j) has ``K = len(ops)`` possible results; node 1 has ``K`` possible
   values, so the op of edge (1, j) has ``K * K``. Every distinct non-zero
   result is computed once per batch and stored as a row of one ``table``
-  ``[R, N, H, W, C]`` (row 0 is ``x0``; for NB201 ``R = 1 + 3 * 3 + 2 * 4 * 3
-  = 34``). A candidate's node ``j`` then starts from two rows picked by index
-  (``none`` terms are masked to zero), which XLA fuses into a single pass over
-  the activations — no per-candidate copy of a gathered term.
+  ``[R, N, H, W, C]`` (row 0 is ``x0``). Distinct means: a pool has no weights,
+  so it is one row per input whatever the edge (with ``share_edge_weights``
+  neither has a conv); for NB201 ``R = 1 + 7 + 19 = 27``. The convs of one
+  input run as one convolution with the edges' kernels side by side (one
+  pass over the input for 2-3 edges: on CPU a 3x3 conv with 8 input channels
+  costs about the same for 8 or 24 outputs). A candidate's node ``j`` then
+  starts from two rows picked by index (``none`` terms are masked to zero),
+  which XLA fuses into the pass that consumes them (see :func:`_switch_edge`).
   """
 
   def __init__(self, params: Params, x0: jax.Array, config: SupernetConfig):
@@ -510,27 +514,53 @@ class _SharedFirstCell:
     ei = _edge_index(config)
     k_ops, n = len(kinds), config.num_nodes
     rows = [x0]
+    index = {}  # _key(...) -> row
+
+    def key(kind: str, edge: int, row: int) -> tuple:
+      same_for_all_edges = kind == "pool" or config.share_edge_weights
+      return (kind, -1 if same_for_all_edges else edge, row)
+
+    def compute(requests: list[tuple[str, int, int]]) -> None:
+      """Appends a row for every new (kind, edge, input row); convs of one input in one call."""
+      groups: dict[tuple[str, int], list[tuple]] = {}
+      for kind, edge, row in requests:
+        k = key(kind, edge, row)
+        if row < 0 or kind in ("none", "skip") or k in index:
+          continue
+        members = groups.setdefault((kind, row), [])
+        if all(k != m for m, _ in members):
+          members.append((k, edge))
+      for (kind, row), members in groups.items():
+        if kind == "pool":
+          outs = [apply_op(kind, cp, members[0][1], rows[row], bn)]
+        else:  # apply_op's conv for several edges at once: BN is per channel
+          w = jnp.concatenate([cp[kind][e] for _, e in members], axis=-1)
+          outs = jnp.split(batch_norm(conv(jax.nn.relu(rows[row]), w), bn), len(members), axis=-1)
+        for (k, _), out in zip(members, outs):
+          index[k] = len(rows)
+          rows.append(out)
 
     def term(kind: str, edge: int, row: int) -> int:
       """Row of ``kind`` applied to ``rows[row]`` on ``edge`` (-1: zero)."""
       if row < 0 or kind == "none":
         return -1
-      if kind == "skip":
-        return row
-      rows.append(apply_op(kind, cp, edge, rows[row], bn))
-      return len(rows) - 1
+      return row if kind == "skip" else index[key(kind, edge, row)]
 
     # from0[j, k]: row of op k on edge (0, j); from1[j, k01, k]: row of op k on
     # edge (1, j) applied to node 1 = op k01 on edge (0, 1).
+    compute([(kinds[k], ei[(0, j)], 0) for j in range(1, n) for k in range(k_ops)])
     self.from0 = np.full((n, k_ops), -1, np.int32)
     for j in range(1, n):
       for k in range(k_ops):
         self.from0[j, k] = term(kinds[k], ei[(0, j)], 0)
+    node1_rows = [int(self.from0[1, k01]) for k01 in range(k_ops)]
+    compute([(kinds[k], ei[(1, j)], r) for j in range(2, n) for r in node1_rows
+             for k in range(k_ops)])
     self.from1 = np.full((n, k_ops, k_ops), -1, np.int32)
     for j in range(2, n):
       for k01 in range(k_ops):
         for k in range(k_ops):
-          self.from1[j, k01, k] = term(kinds[k], ei[(1, j)], int(self.from0[1, k01]))
+          self.from1[j, k01, k] = term(kinds[k], ei[(1, j)], node1_rows[k01])
     self.table = jnp.stack(rows)
     # Edge taps of edges out of nodes 0 and 1 are then a gather, like the
     # terms themselves: every row is pooled once per batch, here, outside the
