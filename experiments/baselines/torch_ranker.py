@@ -95,8 +95,14 @@ class TorchRanker(nn.Module):
     self.tier_head = nn.Linear(head_hidden, num_tiers) if num_tiers else None
 
   @classmethod
-  def from_config(cls, config, vocab_size: int) -> "TorchRanker":
-    """From a ``jaxnas.models.ModelConfig``."""
+  def from_config(cls, config, vocab_size: int, seed: int | None = None) -> "TorchRanker":
+    """From a ``jaxnas.models.ModelConfig``; ``seed`` (if given) seeds the initial weights.
+
+    Without a seed the weights come from torch's global generator, i.e. depend
+    on whatever drew from it before in the process.
+    """
+    if seed is not None:
+      torch.manual_seed(seed)
     return cls(vocab_size, config.encoder, config.hidden, config.num_layers, config.head_hidden,
                config.num_tiers, config.num_globals)
 
