@@ -514,7 +514,7 @@ class _SharedFirstCell:
     ei = _edge_index(config)
     k_ops, n = len(kinds), config.num_nodes
     rows = [x0]
-    index = {}  # _key(...) -> row
+    index = {}  # key(...) -> row
 
     def key(kind: str, edge: int, row: int) -> tuple:
       same_for_all_edges = kind == "pool" or config.share_edge_weights

@@ -5,8 +5,8 @@ convolutions of narrow cell networks (8-32 channels, 8x8 to 32x32 maps, a few
 hundred images per call) its Eigen path is faster on the 2-core development
 CPU: a 3x3 32->32 convolution over ``[256, 8, 8, 32]`` takes 0.86 ms with
 Eigen and 1.29 ms with YNNPACK, and the random-weight probe's jitted step runs
-8-12% faster with convolutions left to Eigen (README, "Random-weight
-evaluation"). YNNPACK's dot and reduce fusions stay on: with them off as well
+8-12% faster with convolutions left to Eigen (README, "Throughput
+benchmark"). YNNPACK's dot and reduce fusions stay on: with them off as well
 the step was 25% slower (BN's moments are reductions).
 
 The options are passed per jitted function (``jax.jit(...,
@@ -21,7 +21,8 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 
-# The YNNPACK fusions XLA:CPU's default enables, less INDIVIDUAL_CONVOLUTION.
+# The YNNPACK fusions XLA:CPU's default compile of the step uses (dots and
+# reductions), without convolutions.
 EIGEN_CONV_OPTIONS = {
     "xla_cpu_experimental_ynn_fusion_type":
         "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE",
