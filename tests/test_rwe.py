@@ -283,6 +283,15 @@ def test_xla_cpu_options_keep_convolutions_off_ynnpack():
   assert "__ynn_fusion" not in hlo(compiler_options=opts)
 
 
+def test_xla_cpu_options_fall_back_when_xla_lacks_them(monkeypatch):
+  monkeypatch.setattr(xla_cpu, "EIGEN_CONV_OPTIONS", {"xla_cpu_no_such_option": "1"})
+  xla_cpu.eigen_conv_options.cache_clear()
+  try:
+    assert xla_cpu.eigen_conv_options() is None
+  finally:
+    xla_cpu.eigen_conv_options.cache_clear()
+
+
 def test_naswot_score_is_logdet():
   k = np.asarray([[4.0, 1.0], [1.0, 3.0]])
   assert float(probe.naswot_score(jnp.asarray(k))) == pytest.approx(np.log(11.0), rel=1e-6)
