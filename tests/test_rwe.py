@@ -165,6 +165,19 @@ def test_supernet_without_sharing_and_complete_dag(features):
                                  atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("share_edge_weights,rows", [(False, 27), (True, 13)])
+def test_shared_first_cell_table_has_one_row_per_distinct_result(share_edge_weights, rows):
+  # NB201: x0; from x0 a pool (any edge) and conv1/conv3 per edge (0,1..3) = 7;
+  # from the 4 non-zero node-1 values a pool and conv1/conv3 per edge (1,2..3),
+  # the pool of x0 already there = 19. Shared kernels: a conv, too, is one row per
+  # input (1 + 3 + 4 * 3 - 3 = 13).
+  x, _ = _images(n=4, size=8)
+  cfg = cs.SupernetConfig(**TINY, share_edge_weights=share_edge_weights)
+  params = cs.init_params(cfg, jax.random.key(0))
+  table = cs._SharedFirstCell(params, cs.stem(params, x, cfg.batch_norm), cfg).table
+  assert table.shape[0] == rows
+
+
 def test_flax_module_wraps_the_same_params():
   from flax import nnx  # pylint: disable=import-outside-toplevel
   x, _ = _images(n=6)
@@ -279,8 +292,8 @@ def test_xla_cpu_options_keep_convolutions_off_ynnpack():
   if opts is None:
     pytest.skip("this jaxlib's XLA:CPU has no YNNPACK fusion option")
   x, w = jnp.zeros((2, 8, 8, 4)), jnp.zeros((3, 3, 4, 4))
-  hlo = lambda **kw: jax.jit(cs.conv, **kw).lower(x, w).compile().as_text()
-  assert "__ynn_fusion" not in hlo(compiler_options=opts)
+  hlo = jax.jit(cs.conv, compiler_options=opts).lower(x, w).compile().as_text()
+  assert "__ynn_fusion" not in hlo
 
 
 def test_xla_cpu_options_fall_back_when_xla_lacks_them(monkeypatch):

@@ -300,6 +300,12 @@ def avg_pool2(x: jax.Array) -> jax.Array:
   return 0.25 * (x[:, 0:h:2, 0:w:2] + x[:, 1:h:2, 0:w:2] + x[:, 0:h:2, 1:w:2] + x[:, 1:h:2, 1:w:2])
 
 
+def relu_conv_bn(x: jax.Array, w: jax.Array, bn: str, stride: int = 1) -> jax.Array:
+  """NB201's ReLU -> conv -> BN. BN is per channel, so ``w`` may hold the kernels
+  of several edges side by side (output channels concatenated)."""
+  return batch_norm(conv(jax.nn.relu(x), w, stride), bn)
+
+
 def apply_op(kind: str, cell_params: dict, edge: int, x: jax.Array, bn: str) -> jax.Array:
   """One op on one edge of a cell."""
   if kind == "none":
@@ -308,7 +314,7 @@ def apply_op(kind: str, cell_params: dict, edge: int, x: jax.Array, bn: str) -> 
     return x
   if kind == "pool":
     return avg_pool3(x)
-  return batch_norm(conv(jax.nn.relu(x), cell_params[kind][edge]), bn)
+  return relu_conv_bn(x, cell_params[kind][edge], bn)
 
 
 def reduction_block(p: dict, x: jax.Array, bn: str) -> tuple[jax.Array, jax.Array]:
@@ -317,8 +323,8 @@ def reduction_block(p: dict, x: jax.Array, bn: str) -> tuple[jax.Array, jax.Arra
   Returns ``(output, a)``; ``a`` is the input of the block's inner ReLU (a
   NASWOT site).
   """
-  a = batch_norm(conv(jax.nn.relu(x), p["conv_a"], stride=2), bn)
-  b = batch_norm(conv(jax.nn.relu(a), p["conv_b"]), bn)
+  a = relu_conv_bn(x, p["conv_a"], bn, stride=2)
+  b = relu_conv_bn(a, p["conv_b"], bn)
   return b + conv(avg_pool2(x), p["down"]), a
 
 
@@ -402,7 +408,7 @@ def single_forward(params: Params, images: jax.Array, encoding: Sequence[int],
           if kind in CONV_KINDS and n_nw:
             gram += naswot_gram(nodes[i], n_nw)
           out = apply_op(kind, cp, e, nodes[i], bn)
-          if s == 0 and c == 0:
+          if s == 0 and c == 0 and config.features == "stages_edges":
             taps[e] = pooled(out, bn)
           total = total + out
         nodes.append(total)
@@ -427,31 +433,23 @@ def _value(v) -> jax.Array:
   return v() if callable(v) else v
 
 
-def _op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str, total, x):
-  """``lax.switch`` branches (one per op id) for one edge: ``() -> total + op(x)``.
+def _op_branches(config: SupernetConfig, cell_params: dict, edge: int, total, x, tap: bool):
+  """``lax.switch`` branches (one per op id) for one edge: ``() -> total + op(x)``,
+  or ``() -> (total + op(x), pooled(op(x)) [N, C])`` with ``tap``.
 
   Accumulating inside the branch lets XLA fuse the add into the op's last
   pass (BN apply, pooling) and makes ``none`` free, instead of materialising
   the op's output (or zeros) and adding it in a separate pass.
   """
-  def branch(kind):
-    if kind == "none":
-      return lambda: _value(total)
-    return lambda: _value(total) + apply_op(kind, cell_params, edge, _value(x), bn)
-  return [branch(k) for k in config.kinds]
+  bn = config.batch_norm
 
-
-def _tapped_op_branches(config: SupernetConfig, cell_params: dict, edge: int, bn: str, total, x):
-  """Like :func:`_op_branches`, returning ``(total + op(x), pooled(op(x)) [N, C])``."""
   def branch(kind):
-    if kind == "none":
-      def skip_none():
-        t = _value(total)
-        return t, jnp.zeros((t.shape[0], t.shape[-1]), t.dtype)
-      return skip_none
     def run():
+      t = _value(total)
+      if kind == "none":
+        return (t, jnp.zeros((t.shape[0], t.shape[-1]), t.dtype)) if tap else t
       out = apply_op(kind, cell_params, edge, _value(x), bn)
-      return _value(total) + out, pooled(out, bn)
+      return (t + out, pooled(out, bn)) if tap else t + out
     return run
   return [branch(k) for k in config.kinds]
 
@@ -471,11 +469,10 @@ def _switch_edge(config: SupernetConfig, cell_params: dict, edge: int, op: jax.A
   first-cell rows) fuses into the branch's first pass over the activations
   instead of being materialised for every candidate.
   """
-  bn = config.batch_norm
   if taps is None:
-    return jax.lax.switch(op, _op_branches(config, cell_params, edge, bn, total, x))
-  total, taps[edge] = jax.lax.switch(op, _tapped_op_branches(config, cell_params, edge, bn,
-                                                             total, x))
+    return jax.lax.switch(op, _op_branches(config, cell_params, edge, total, x, tap=False))
+  total, taps[edge] = jax.lax.switch(op, _op_branches(config, cell_params, edge, total, x,
+                                                      tap=True))
   return total
 
 
@@ -522,21 +519,18 @@ class _SharedFirstCell:
 
     def compute(requests: list[tuple[str, int, int]]) -> None:
       """Appends a row for every new (kind, edge, input row); convs of one input in one call."""
-      groups: dict[tuple[str, int], list[tuple]] = {}
+      groups: dict[tuple[str, int], dict[tuple, int]] = {}  # (kind, row) -> {key: edge}
       for kind, edge, row in requests:
         k = key(kind, edge, row)
-        if row < 0 or kind in ("none", "skip") or k in index:
-          continue
-        members = groups.setdefault((kind, row), [])
-        if all(k != m for m, _ in members):
-          members.append((k, edge))
+        if row >= 0 and kind not in ("none", "skip") and k not in index:
+          groups.setdefault((kind, row), {}).setdefault(k, edge)
       for (kind, row), members in groups.items():
-        if kind == "pool":
-          outs = [apply_op(kind, cp, members[0][1], rows[row], bn)]
-        else:  # apply_op's conv for several edges at once: BN is per channel
-          w = jnp.concatenate([cp[kind][e] for _, e in members], axis=-1)
-          outs = jnp.split(batch_norm(conv(jax.nn.relu(rows[row]), w), bn), len(members), axis=-1)
-        for (k, _), out in zip(members, outs):
+        if kind == "pool":  # one member: a pool is keyed by its input alone
+          outs = [avg_pool3(rows[row])]
+        else:
+          w = jnp.concatenate([cp[kind][e] for e in members.values()], axis=-1)
+          outs = jnp.split(relu_conv_bn(rows[row], w, bn), len(members), axis=-1)
+        for k, out in zip(members, outs):
           index[k] = len(rows)
           rows.append(out)
 
