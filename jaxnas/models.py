@@ -1,6 +1,7 @@
 """Flax (NNX) graph networks over ``jraph.GraphsTuple`` architecture graphs.
 
-An encoder embeds each node's op, runs ``num_layers`` rounds of directed
+An encoder embeds each node's op (plus a linear map of its numeric features,
+e.g. position, width, kernel, for spaces that have them), runs ``num_layers`` rounds of directed
 message passing (architectures are DAGs: a node hears its predecessors and,
 through separate weights, its successors), and reads out one vector per graph
 (masked mean and sum of node states, concatenated with optional per-graph
@@ -236,13 +237,21 @@ class GraphEncoder(nnx.Module):
       must come from :func:`jaxnas.graphs.to_graphs_tuple` (every graph has the
       template's slots) and message passing takes the scatter-free fast path;
       results equal the generic jraph path.
+    num_node_features: width ``F`` of ``nodes["features"]`` (default: the
+      template's, else 0). ``F = 0`` adds no parameters.
   """
 
   def __init__(self, vocab_size: int, config: ModelConfig, *, rngs: nnx.Rngs,
-               template: graphs_lib.GraphTemplate | None = None):
+               template: graphs_lib.GraphTemplate | None = None,
+               num_node_features: int | None = None):
     self.config = config
     self.template = template
+    if num_node_features is None:
+      num_node_features = template.num_node_features if template is not None else 0
+    self.num_node_features = int(num_node_features)
     self.embed = nnx.Embed(vocab_size, config.hidden, rngs=rngs)
+    self.feature_proj = (nnx.Linear(self.num_node_features, config.hidden, use_bias=False,
+                                    rngs=rngs) if self.num_node_features else None)
     self.layers = nnx.List([MessagePassing(config.hidden, config.encoder, rngs=rngs)
                             for _ in range(config.num_layers)])
 
@@ -261,7 +270,9 @@ class GraphEncoder(nnx.Module):
     edge_w = edges.get("mask", jnp.ones(graphs.senders.shape, jnp.float32))[:, None]
     deg_in = jax.ops.segment_sum(edge_w, graphs.receivers, n_node)
     deg_out = jax.ops.segment_sum(edge_w, graphs.senders, n_node)
-    h = self._propagate(ops, node_w, _segment_aggregator(graphs, edge_w), deg_in, deg_out)
+    feats = graphs.nodes["features"] if self.num_node_features else None
+    h = self._propagate(ops, feats, node_w, _segment_aggregator(graphs, edge_w), deg_in,
+                        deg_out)
     graph_idx = jnp.repeat(jnp.arange(n_graph), graphs.n_node, total_repeat_length=n_node)
     total = jax.ops.segment_sum(h, graph_idx, n_graph)
     count = jax.ops.segment_sum(node_w, graph_idx, n_graph)
@@ -277,16 +288,22 @@ class GraphEncoder(nnx.Module):
     edge_mask = graphs.edges["mask"].reshape(b, t.num_edges).T[:, :, None]
     aggregate = _slot_aggregator(t, edge_mask)
     deg_in, deg_out = aggregate(jnp.ones_like(node_w))
-    h = self._propagate(ops, node_w, aggregate, deg_in, deg_out)
+    feats = None
+    if self.num_node_features:
+      feats = graphs.nodes["features"][: b * v].reshape(b, v, -1).transpose(1, 0, 2)
+    h = self._propagate(ops, feats, node_w, aggregate, deg_in, deg_out)
     total = _sum_slots(h)
     count = _sum_slots(node_w)
     emb = self._readout(total, count, graphs.globals[:b])
     return jnp.concatenate([emb, jnp.zeros((1, emb.shape[1]), emb.dtype)])
 
-  def _propagate(self, ops, node_w, aggregate, deg_in, deg_out) -> jax.Array:
+  def _propagate(self, ops, feats, node_w, aggregate, deg_in, deg_out) -> jax.Array:
     inv_in = 1.0 / jnp.maximum(deg_in, 1.0)
     inv_out = 1.0 / jnp.maximum(deg_out, 1.0)
-    h = self._embed(ops) * node_w
+    h = self._embed(ops)
+    if feats is not None:
+      h = h + _matmul(feats, self.feature_proj.kernel[...])
+    h = h * node_w
     if len(self.layers) == 1 or self.template is None:
       for layer in self.layers:
         h = layer(h, aggregate, inv_in, inv_out) * node_w
@@ -323,9 +340,11 @@ class Ranker(nnx.Module):
   """Encoder + score head + tier head."""
 
   def __init__(self, vocab_size: int, config: ModelConfig, *, rngs: nnx.Rngs,
-               template: graphs_lib.GraphTemplate | None = None):
+               template: graphs_lib.GraphTemplate | None = None,
+               num_node_features: int | None = None):
     self.config = config
-    self.encoder = GraphEncoder(vocab_size, config, rngs=rngs, template=template)
+    self.encoder = GraphEncoder(vocab_size, config, rngs=rngs, template=template,
+                                num_node_features=num_node_features)
     d = self.encoder.out_dim
     self.head_a = nnx.Linear(d, config.head_hidden, rngs=rngs)
     self.head_b = nnx.Linear(config.head_hidden, 1, rngs=rngs)
@@ -342,10 +361,14 @@ class Ranker(nnx.Module):
 
 
 def create_model(config: ModelConfig, vocab_size: int, key: jax.Array, *,
-                 template: graphs_lib.GraphTemplate | None = None
-                 ) -> tuple[nnx.GraphDef, nnx.State]:
-  """Builds a ranker; returns ``(graphdef, params)`` for functional use."""
-  model = Ranker(vocab_size, config, rngs=nnx.Rngs(params=key), template=template)
+                 template: graphs_lib.GraphTemplate | None = None,
+                 num_node_features: int | None = None) -> tuple[nnx.GraphDef, nnx.State]:
+  """Builds a ranker; returns ``(graphdef, params)`` for functional use.
+
+  ``num_node_features`` is needed only without a ``template`` (which knows it).
+  """
+  model = Ranker(vocab_size, config, rngs=nnx.Rngs(params=key), template=template,
+                 num_node_features=num_node_features)
   return nnx.split(model)
 
 

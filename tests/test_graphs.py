@@ -37,11 +37,12 @@ def test_nb201_template():
   assert t.num_edges == 10
 
 
-def test_chain_template_is_all_forward_pairs():
+def test_chain_template_is_the_chain():
   sp = spaces.get_space(NB_MACRO)
   t = graphs.template_for(sp)
-  assert t.num_nodes == 10 and t.num_edges == 45
-  assert (t.senders < t.receivers).all()
+  assert t.num_nodes == 10 and t.num_edges == 9
+  assert (t.receivers == t.senders + 1).all()
+  assert t.num_node_features == sp.num_node_features == 10 + 10
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -84,15 +85,25 @@ def test_encode_nb201_by_hand():
   np.testing.assert_array_equal(a.globals, np.array([[0.5, 2.0]], np.float32))
 
 
-def test_chain_graph_skips_identities():
+def test_chain_graph_keeps_identities_in_place():
+  """Identities are nodes at their own position: moving one changes the graph."""
   sp = spaces.get_space(NB_MACRO)
-  e = sp.parse("mb3_k3|identity|mb6_k5|identity|identity|mb3_k3|identity|identity")
-  d = sp.to_graphs(e[None])
-  assert d.node_mask[0].tolist() == [True, True, False, True, False, False, True, False, False, True]
+  a = sp.parse("mb3_k3|identity|mb6_k5|identity|identity|mb3_k3|identity|identity")
+  b = sp.parse("mb3_k3|mb6_k5|identity|identity|identity|mb3_k3|identity|identity")
+  d = sp.to_graphs(np.stack([a, b]))
+  assert d.node_mask.all()
+  vocab = sp.node_vocab
+  assert [vocab[o] for o in d.node_ops[0]] == (
+      ["input"] + "mb3_k3|identity|mb6_k5|identity|identity|mb3_k3|identity|identity".split("|")
+      + ["output"])
   src, dst = np.nonzero(d.adjacency[0])
-  assert list(zip(src.tolist(), dst.tolist())) == [(0, 1), (1, 3), (3, 6), (6, 9)]
-  all_id = sp.to_graphs(np.zeros((1, 8), np.int32))
-  assert np.nonzero(all_id.adjacency[0]) == (np.array([0]), np.array([9]))
+  assert list(zip(src.tolist(), dst.tolist())) == [(i, i + 1) for i in range(9)]
+  assert not np.array_equal(d.node_ops[0], d.node_ops[1])
+  # Slot one-hot: node i has a 1 in column i only.
+  np.testing.assert_array_equal(d.node_features[0, :, :10], np.eye(10))
+  identity_col = 10 + 1
+  assert (d.node_features[0, [2, 4, 5, 7, 8], identity_col]
+          > d.node_features[0, [1, 3, 6], identity_col].max()).all()
 
 
 # --------------------------------------------------------------- GraphsTuple

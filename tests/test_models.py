@@ -19,7 +19,8 @@ def test_slot_path_equals_generic_path(spec, encoder):
   arrays = graphs.encode(space, enc, np.ones((9, 2), np.float32))
   tmpl = graphs.template_for(space)
   cfg = models.ModelConfig(encoder=encoder, hidden=8, num_layers=2, head_hidden=8, num_globals=2)
-  gd_generic, params = models.create_model(cfg, tmpl.vocab_size, jax.random.key(1))
+  gd_generic, params = models.create_model(cfg, tmpl.vocab_size, jax.random.key(1),
+                                           num_node_features=tmpl.num_node_features)
   gd_slots, _ = models.create_model(cfg, tmpl.vocab_size, jax.random.key(1), template=tmpl)
   g = graphs.to_graphs_tuple(arrays, tmpl)
   s1, t1 = models.apply(gd_generic, params, g)

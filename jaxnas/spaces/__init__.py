@@ -8,7 +8,11 @@ Space specs accepted by :func:`get_space`:
 * ``complete_dag:N`` — ReNAS complete DAG with N nodes (default ops);
 * ``cell:N:op1,op2,...`` — ops on the edges of an N-node cell (user-defined);
 * ``chain:L:c1,c2,...`` — L positions with the same choices;
-* ``chain:a,b/c,d,e/...`` — one ``/``-separated choice list per position.
+* ``chain:a,b/c,d,e/...`` — one ``/``-separated choice list per position;
+  either chain form may end in ``@strides=1,2,...`` (one per position, or one
+  for all), ``@widths=32,-,64,...`` (base output channels per position; ``-``:
+  same as the input), ``@channels=C`` and ``@resolution=R`` (what enters
+  position 0), e.g. ``chain:4:identity,mb3_k3,mb6_k5@strides=1,2,1,2@widths=24,32,32,64``.
 """
 
 from jaxnas.spaces.base import DenseGraphs

@@ -44,11 +44,15 @@ class DenseGraphs:
     adjacency: bool ``[batch, max_nodes, max_nodes]``; ``adjacency[b, i, j]``
       is True when data flows from node ``i`` to node ``j``. Only existing
       nodes have edges.
+    node_features: float32 ``[batch, max_nodes, F]`` numeric node features
+      (position, widths, kernels, ...; ``F = space.num_node_features``), or
+      None for spaces without them (``F = 0``).
   """
 
   node_ops: np.ndarray
   node_mask: np.ndarray
   adjacency: np.ndarray
+  node_features: np.ndarray | None = None
 
   @property
   def batch_size(self) -> int:
@@ -75,6 +79,11 @@ class Space(abc.ABC):
   spec: str | None = None
   node_vocab: tuple[str, ...] = ()
   max_nodes: int = 0
+  # Width F of DenseGraphs.node_features (0: categorical node ids only).
+  num_node_features: int = 0
+  # Optional user cost function: encodings [N, D] -> {name: [N] costs >= 0};
+  # jaxnas.features feeds log costs to rankers (overrides params()/flops()).
+  cost_fn = None
 
   def __init__(self, cardinalities: Sequence[int]):
     self.cardinalities = np.asarray(cardinalities, dtype=np.int32)

@@ -18,6 +18,30 @@ def _int(text: str, what: str, spec: str) -> int:
     raise errors.ConfigError(f"space spec {spec!r}: {what} must be an integer, got {text!r}") from None
 
 
+# Declarative per-position attributes of a chain: "@key=v1,v2,..." after the choices.
+_CHAIN_OPTIONS = {"strides": "strides", "widths": "base_widths", "channels": "in_channels",
+                  "resolution": "resolution"}
+
+
+def _chain_options(options: list[str], spec: str) -> dict:
+  """``["strides=1,2", "widths=32,-"]`` -> ChainSpace keyword arguments."""
+  kwargs = {}
+  for opt in options:
+    key, sep, values = opt.partition("=")
+    if not sep or key not in _CHAIN_OPTIONS or key in kwargs:
+      raise errors.ConfigError(
+          f"space spec {spec!r}: option {opt!r} is not one of "
+          f"{', '.join(k + '=...' for k in _CHAIN_OPTIONS)} (each at most once)")
+    parsed = [None if key == "widths" and v.strip() == "-" else _int(v, key, spec)
+              for v in values.split(",")]
+    if key in ("channels", "resolution"):
+      if len(parsed) != 1:
+        raise errors.ConfigError(f"space spec {spec!r}: {key} takes one integer, got {values!r}")
+      parsed = parsed[0]
+    kwargs[key] = parsed
+  return {_CHAIN_OPTIONS[k]: v for k, v in kwargs.items()}
+
+
 def get_space(spec: str) -> base.Space:
   """Returns the space named by ``spec`` (cached: the same object per spec).
 
@@ -55,11 +79,14 @@ def _build_space(spec: str) -> base.Space:
       raise errors.ConfigError(f"space spec {spec!r}: expected cell:N:op1,op2,...")
     return cell.CellSpace(_int(n, "N", spec), ops.split(","), name=spec)
   if kind == "chain":
+    rest, *options = rest.split("@")
+    kwargs = _chain_options(options, spec)
     head, sep, ops = rest.partition(":")
     if sep:  # chain:L:c1,c2,... (an empty choice list is refused by ChainSpace)
-      return chain.ChainSpace.repeated(_int(head, "L", spec), ops.split(","), name=spec)
+      return chain.ChainSpace.repeated(_int(head, "L", spec), ops.split(","), name=spec,
+                                       **kwargs)
     if rest:
-      return chain.ChainSpace([p.split(",") for p in rest.split("/")], name=spec)
+      return chain.ChainSpace([p.split(",") for p in rest.split("/")], name=spec, **kwargs)
   raise errors.ConfigError(
       f"unknown space spec {spec!r}; expected nb201, nb101, nasbench_graph, "
-      "complete_dag:N, cell:N:ops or chain:L:choices")
+      "complete_dag:N, cell:N:ops or chain:L:choices[@strides=...][@widths=...]")
