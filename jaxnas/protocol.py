@@ -37,6 +37,7 @@ from jaxnas import metrics
 from jaxnas import models
 from jaxnas import pretrain as pretrain_lib
 from jaxnas import ranker_export
+from jaxnas import reference_baseline
 from jaxnas import train
 from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.data import registry
@@ -257,6 +258,38 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, train_rows: np.ndarray) -> 
   return out
 
 
+def reference_results(loaded: LoadedBenchmark, train_rows: np.ndarray, results: dict,
+                      log: Log) -> dict:
+  """The one-hot ridge reference on the same split (``onehot_ridge_*`` keys); warns
+  when the GNN ranks worse."""
+  name = reference_baseline.NAME
+  ref = evaluate(reference_baseline.onehot_ridge_scores(
+      loaded.bench.space, loaded.bench.encodings, loaded.labels, train_rows), loaded.labels,
+                 train_rows)
+  warn = reference_baseline.warning(results["kendalltau_all"], ref["kendalltau_all"])
+  if warn:
+    log(warn)
+  return {f"{name}_{k}": ref[k] for k in ("kendalltau", "kendalltau_all", "spearman")}
+
+
+def reference_sweep_runs(loaded: LoadedBenchmark, runs, per_run: Sequence[dict],
+                         log: Log) -> list[dict]:
+  """Reference rows (``method="onehot_ridge"``) for every (size, seed, rows) of a
+  sweep; warns for each size where the GNN's mean tau is below the reference's."""
+  out = []
+  for size, seed, rows in runs:
+    res = evaluate(reference_baseline.onehot_ridge_scores(
+        loaded.bench.space, loaded.bench.encodings, loaded.labels, rows), loaded.labels, rows)
+    res.update({"train_size": size, "seed": seed, "method": reference_baseline.NAME})
+    out.append(res)
+  for size in sorted({r[0] for r in runs}):
+    mean = lambda rs: float(np.mean([r["kendalltau_all"] for r in rs if r["train_size"] == size]))
+    warn = reference_baseline.warning(mean(per_run), mean(out), where=f"at train size {size}")
+    if warn:
+      log(warn)
+  return out
+
+
 def member_specs(train_rows: np.ndarray, seed: int, ensemble_size: int, group: int) -> list[MemberSpec]:
   """Ensemble members of one (split, seed): different inits and val splits."""
   return [MemberSpec(train_rows, split_seed=seed * 1000 + k, init_seed=seed * 1000 + k, group=group)
@@ -270,6 +303,7 @@ def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.in
   bench = loaded.bench
   io_utils.atomic_write_json(os.path.join(workdir, "config.json"), {
       "config": config.to_dict(), "target": loaded.target, "benchmark_size": len(bench),
+      "features": features.describe(bench.space, config.use_cost_features),
       "versions": library_versions()})
   train_rows, _ = bench.split(config.seed, config.train_size)
   log(f"{bench.name}: {len(bench)} archs, target {loaded.target}, training on "
@@ -289,6 +323,7 @@ def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.in
         feature_mean=None if fs is None else fs[0], feature_std=None if fs is None else fs[1],
         score_mean=out["score_stats"][0], score_std=out["score_stats"][1])
   results = evaluate(scores, loaded.labels, train_rows)
+  results.update(reference_results(loaded, train_rows, results, log))
   results.update({"train_size": config.train_size, "seed": config.seed,
                   "fit_time": round(out["fit_time"], 3), "query_time": round(out["query_time"], 3),
                   "benchmark": bench.name, "target": loaded.target,
@@ -331,7 +366,8 @@ def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], w
   bench = loaded.bench
   io_utils.atomic_write_json(os.path.join(workdir, "config.json"), {
       "config": config.to_dict(), "target": loaded.target, "train_sizes": list(train_sizes),
-      "seeds": list(seeds), "versions": library_versions()})
+      "seeds": list(seeds), "features": features.describe(bench.space, config.use_cost_features),
+      "versions": library_versions()})
   runs, specs = [], []
   for size in train_sizes:
     for seed in seeds:
@@ -346,6 +382,7 @@ def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], w
     res = evaluate(out["scores"][g], loaded.labels, rows)
     res.update({"train_size": size, "seed": seed, "method": "jaxnas"})
     per_run.append(res)
+  per_run += reference_sweep_runs(loaded, runs, per_run, log)
   io_utils.atomic_write_text(os.path.join(workdir, "runs.jsonl"),
                              "".join(json.dumps(r, sort_keys=True) + "\n" for r in per_run))
   summary = summarize(per_run, SUMMARY_KEYS)
