@@ -4,7 +4,8 @@ r"""The standard predictor protocol: Kendall tau vs number of training archs.
       --train_sizes=78,156,469,781,1563 --seeds=5 --workdir=/tmp/sweep
 
 All (size, seed) rankers train together as members of one compiled program.
-Baselines (--baselines) run on the same splits. Writes config.json, runs.jsonl,
+Baselines (--baselines) and the built-in one-hot ridge reference run on the same
+splits. Writes config.json, runs.jsonl,
 summary.json, tau_vs_train_size.png and prints markdown tables.
 
 Weak-label pretraining (AceNAS) with the XGBoost + published-NASWOT baseline side
@@ -15,6 +16,7 @@ by side:
       --workdir=/tmp/sweep_zc
 """
 
+import json
 import os
 
 from absl import app
@@ -35,6 +37,47 @@ flags.DEFINE_list("baselines", ["params", "xgb_onehot", "xgb_onehot_params"],
 FLAGS = flags.FLAGS
 
 
+def run_sweep(config, sizes, seeds, workdir, baselines, *, log=print,
+              pretrain_mode: str = "none", weak_labels_path=None, images_dir=None) -> dict:
+  """jaxnas (and its one-hot ridge reference) plus ``baselines`` on the same splits.
+
+  Writes ``summary.json`` and ``runs.jsonl`` under ``workdir``; returns
+  ``{"summary": ..., "runs": [...], "loaded": LoadedBenchmark}``.
+  """
+  out = protocol.sweep(config, sizes, list(seeds), workdir, log=log)
+  runs = list(out["runs"])
+  loaded = out["loaded"]
+  weak = None
+  for name in baselines:
+    ok, why = predictors.available(name, loaded.bench.space)
+    if not ok:
+      log(f"baseline {name} skipped: {why}")
+      continue
+    if name.endswith("naswot") and "naswot" not in loaded.bench.metrics:
+      log(f"baseline {name} skipped: the benchmark has no naswot column")
+      continue
+    if name.endswith("_zc") and weak is None:
+      try:  # jaxnas's own zero-cost weak labels (cached; computed if missing)
+        weak = weak_labels.load_or_compute(
+            loaded.bench.space, loaded.bench.encodings, config.pretrain.weak,
+            path=weak_labels_path if pretrain_mode == "zero_cost" else None,
+            images_dir=images_dir, log=log)
+      except errors.JaxnasError as e:
+        log(f"baseline {name} skipped: {e}")
+        continue
+    for size, seed, rows in out["runs_rows"]:
+      scores = predictors.predict(name, loaded.bench, rows, loaded.labels, seed, weak=weak)
+      res = protocol.evaluate(scores, loaded.labels, rows)
+      res.update({"train_size": size, "seed": seed, "method": name})
+      runs.append(res)
+  summary = protocol.summarize(runs, protocol.SUMMARY_KEYS)
+  summary["jaxnas"].update({k: v for k, v in out["summary"]["jaxnas"].items() if k.endswith("_s")})
+  io_utils.atomic_write_json(os.path.join(workdir, "summary.json"), summary)
+  io_utils.atomic_write_text(os.path.join(workdir, "runs.jsonl"),
+                             "".join(json.dumps(r, sort_keys=True) + "\n" for r in runs))
+  return {"summary": summary, "runs": runs, "loaded": loaded}
+
+
 def main(argv):
   del argv
   flags_common.quiet_library_logs()
@@ -47,39 +90,12 @@ def main(argv):
   log = lambda m: print(m, flush=True)
   try:
     config = flags_common.run_config_from_flags(sizes[0])
-    out = protocol.sweep(config, sizes, list(range(FLAGS.seeds)), FLAGS.workdir, log=log)
+    result = run_sweep(config, sizes, range(FLAGS.seeds), FLAGS.workdir, FLAGS.baselines,
+                       log=log, pretrain_mode=FLAGS.pretrain, weak_labels_path=FLAGS.weak_labels,
+                       images_dir=FLAGS.images_dir)
   except errors.JaxnasError as e:
     raise SystemExit(f"error: {e}") from None
-  runs = list(out["runs"])
-  loaded = out["loaded"]
-  weak = None
-  for name in FLAGS.baselines:
-    ok, why = predictors.available(name, loaded.bench.space)
-    if not ok:
-      log(f"baseline {name} skipped: {why}")
-      continue
-    if name.endswith("naswot") and "naswot" not in loaded.bench.metrics:
-      log(f"baseline {name} skipped: the benchmark has no naswot column")
-      continue
-    if name.endswith("_zc") and weak is None:
-      try:  # jaxnas's own zero-cost weak labels (cached; computed if missing)
-        weak = weak_labels.load_or_compute(
-            loaded.bench.space, loaded.bench.encodings, config.pretrain.weak,
-            path=FLAGS.weak_labels if FLAGS.pretrain == "zero_cost" else None,
-            images_dir=FLAGS.images_dir, log=log)
-      except errors.JaxnasError as e:
-        log(f"baseline {name} skipped: {e}")
-        continue
-    for size, seed, rows in out["runs_rows"]:
-      scores = predictors.predict(name, loaded.bench, rows, loaded.labels, seed, weak=weak)
-      res = protocol.evaluate(scores, loaded.labels, rows)
-      res.update({"train_size": size, "seed": seed, "method": name})
-      runs.append(res)
-  summary = protocol.summarize(runs, protocol.SUMMARY_KEYS)
-  summary["jaxnas"].update({k: v for k, v in out["summary"]["jaxnas"].items() if k.endswith("_s")})
-  io_utils.atomic_write_json(os.path.join(FLAGS.workdir, "summary.json"), summary)
-  io_utils.atomic_write_text(os.path.join(FLAGS.workdir, "runs.jsonl"),
-                             "".join(__import__("json").dumps(r, sort_keys=True) + "\n" for r in runs))
+  summary, loaded = result["summary"], result["loaded"]
   for key in protocol.SUMMARY_KEYS:
     print(f"\n{key} ({loaded.bench.name}, {loaded.target}, mean ± std over {FLAGS.seeds} seeds)")
     print(protocol.markdown_table(summary, key, sizes))
@@ -98,7 +114,7 @@ def main(argv):
                 title=f"{loaded.bench.name} {loaded.target}: Kendall tau (all archs)",
                 xlabel="training architectures", ylabel="Kendall tau", logx=True)
   except ImportError as e:
-    log(f"tau_vs_train_size.png skipped: {e}")
+    print(f"tau_vs_train_size.png skipped: {e}", flush=True)
 
 
 if __name__ == "__main__":
