@@ -17,9 +17,9 @@ by side:
 
 import os
 
-from absl import app
 from absl import flags
 
+from experiments import cli
 from experiments import flags_common
 from experiments.baselines import predictors
 from jaxnas import errors
@@ -32,24 +32,21 @@ flags.DEFINE_list("train_sizes", ["78", "156", "469", "781", "1563"], "Train-set
 flags.DEFINE_integer("seeds", 5, "Seeds per size (0..seeds-1).")
 flags.DEFINE_list("baselines", ["params", "xgb_onehot", "xgb_onehot_params"],
                   f"Baselines on the same splits; any of {predictors.NAMES} (empty: none).")
+flags.adopt_module_key_flags(flags_common)  # listed by --help
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
-  flags_common.quiet_library_logs()
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required")
-  try:
-    sizes = [int(s) for s in FLAGS.train_sizes]
-  except ValueError:
-    raise app.UsageError(f"--train_sizes must be integers, got {FLAGS.train_sizes}") from None
+  cli.require(workdir=FLAGS.workdir)
+  from jaxnas import config_checks  # pylint: disable=import-outside-toplevel
+  sizes = [config_checks.check_int("--train_sizes", s) for s in FLAGS.train_sizes]
+  if not sizes:
+    raise errors.ConfigError("--train_sizes is empty")
+  config_checks.check_int("--seeds", FLAGS.seeds)
   log = lambda m: print(m, flush=True)
-  try:
-    config = flags_common.run_config_from_flags(sizes[0])
-    out = protocol.sweep(config, sizes, list(range(FLAGS.seeds)), FLAGS.workdir, log=log)
-  except errors.JaxnasError as e:
-    raise SystemExit(f"error: {e}") from None
+  config = flags_common.run_config_from_flags(sizes[0])
+  out = protocol.sweep(config, sizes, list(range(FLAGS.seeds)), FLAGS.workdir, log=log)
   runs = list(out["runs"])
   loaded = out["loaded"]
   weak = None
@@ -102,4 +99,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

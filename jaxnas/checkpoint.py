@@ -54,14 +54,16 @@ class Checkpointer:
         meta=ocp.args.JsonSave(dict(meta or {}))), force=True)
     self._manager.wait_until_finished()
 
-  def restore_latest(self, like: Any, *, fingerprint: str | None = None
-                     ) -> tuple[int, Any, dict] | None:
+  def restore_latest(self, like: Any, *, fingerprint: str | None = None,
+                     move_damaged: bool = True) -> tuple[int, Any, dict] | None:
     """Restores the newest checkpoint that restores cleanly.
 
     Args:
       like: a pytree with the structure, shapes and dtypes of the saved state.
       fingerprint: when given, the restored ``meta["fingerprint"]`` must equal
         it: a run never resumes from the checkpoints of another configuration.
+      move_damaged: move unusable steps to ``damaged/`` (False: leave them, for
+        readers of a directory they do not own, e.g. an exported ranker).
 
     Returns:
       ``(step, state, meta)`` or None when there is no usable checkpoint.
@@ -74,7 +76,7 @@ class Checkpointer:
     steps = self.steps()
     # A step folder orbax does not list (its _METADATA deleted or never
     # written) would still block a new save of that step.
-    for name in sorted(os.listdir(self.directory)):
+    for name in sorted(os.listdir(self.directory)) if move_damaged else ():
       if name.isdigit() and int(name) not in steps and os.path.isdir(
           os.path.join(self.directory, name)):
         self._move_aside(int(name), "not a complete checkpoint")
@@ -86,8 +88,12 @@ class Checkpointer:
       except Exception as e:  # pylint: disable=broad-except
         # Any failure (truncated file, bad metadata, shape mismatch) means this
         # step is unusable; keep it on disk for inspection and try older ones.
-        self._move_aside(step, f"{type(e).__name__}: "
-                         f"{str(e).splitlines()[0][:200] if str(e) else ''}")
+        why = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        if move_damaged:
+          self._move_aside(step, why)
+        else:
+          logging.warning("checkpoint step %d in %s cannot be restored (%s); trying the "
+                          "previous one", step, self.directory, why)
         continue
       if fingerprint is not None and meta.get("fingerprint") != fingerprint:
         raise errors.CheckpointError(
