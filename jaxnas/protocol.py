@@ -135,16 +135,18 @@ class LoadedBenchmark:
 
 def load_for_ranking(config: RunConfig) -> LoadedBenchmark:
   """Loads the benchmark and checks the target column (NaN/inf handling)."""
-  bench = registry.load_benchmark(config.benchmark, data_dir=config.data_dir,
-                                  space=config.space, on_invalid=config.on_invalid)
   target = config.target or registry.default_target(config.benchmark)
+  # A CSV's NaN targets are found (and named by file line) while it is read.
+  bench = registry.load_benchmark(config.benchmark, data_dir=config.data_dir,
+                                  space=config.space, on_invalid=config.on_invalid,
+                                  label_columns=(target,))
   labels = bench.metric(target)
   bad = ~np.isfinite(labels)
   if bad.any():
     if config.on_invalid != "drop":
       raise errors.BenchmarkDataError(
           f"{bench.name}: target {target!r} is NaN/inf for {int(bad.sum())} of {len(bench)} "
-          f"archs (first at row {int(np.nonzero(bad)[0][0])}); pass --on_invalid=drop to "
+          f"archs (first: {bench.archs[int(np.nonzero(bad)[0][0])]}); pass --on_invalid=drop to "
           "drop them and report the count")
     logging.warning("%s: dropping %d archs whose %s is NaN/inf", bench.name, int(bad.sum()), target)
     bench = bench.subset(np.nonzero(~bad)[0])
