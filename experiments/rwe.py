@@ -131,13 +131,6 @@ def run(cfg: dict, workdir: str) -> dict:
   """
   check_config(cfg)
   space = get_space(cfg["space"])
-  with io_utils.claim_workdir(workdir):
-    io_utils.claim_config_json(workdir, io_utils.fingerprint(cfg), cfg,
-                               run_files=("results.json", "scores.csv"))
-    return _run_locked(cfg, workdir, space)
-
-
-def _run_locked(cfg: dict, workdir: str, space) -> dict:
   bench = None
   if cfg["space"] == "nb201":
     try:
@@ -146,6 +139,13 @@ def _run_locked(cfg: dict, workdir: str, space) -> dict:
       logging.warning("no NB201 benchmark (%s): scores only, no correlations", e)
   cands = pick_candidates(space, bench, cfg)
   fit, ev = load_images(cfg)
+  with io_utils.claim_workdir(workdir):
+    io_utils.claim_config_json(workdir, io_utils.fingerprint(cfg), cfg,
+                               run_files=("results.json", "scores.csv"))
+    return _run_locked(cfg, workdir, space, bench, cands, fit, ev)
+
+
+def _run_locked(cfg: dict, workdir: str, space, bench, cands, fit, ev) -> dict:
   evaluator = make_evaluator(space, fit, ev, cfg)
   t = time.perf_counter()
   evaluator.score_all(cands[:evaluator.batch_size])  # compile outside the timing

@@ -51,13 +51,30 @@ def _check_flags() -> None:
     config_checks.check_int("--num_candidates", FLAGS.num_candidates)
 
 
+def _ranker_space(ranker_dir: str) -> str:
+  """The space spec an exported ranker was trained on (from its metadata, no restore)."""
+  # pylint: disable=import-outside-toplevel
+  from jaxnas import checkpoint
+  from jaxnas import errors
+  ckpt = checkpoint.Checkpointer(ranker_dir, max_to_keep=1)
+  try:
+    steps = ckpt.steps()
+    meta = ckpt.restore_meta(steps[-1]) if steps else {}
+  finally:
+    ckpt.close()
+  if not meta.get("space"):
+    raise errors.CheckpointError(f"{ranker_dir!r} holds no exported ranker (no space in its "
+                                 "metadata)")
+  return meta["space"]
+
+
 def main(argv):
   del argv
   _check_flags()
   # pylint: disable=import-outside-toplevel
-  import jax
   import numpy as np
   from jaxnas import config_checks
+  from jaxnas import errors
   from jaxnas import io_utils
   from jaxnas import ranker_export
   from jaxnas import spaces
@@ -67,11 +84,17 @@ def main(argv):
   if FLAGS.distributed:
     from jaxnas import distributed  # pylint: disable=import-outside-toplevel
     distributed.initialize_multihost()
-  ranker = ranker_export.load_ranker(FLAGS.ranker)
+  ranker_dir = FLAGS.ranker
+  if os.path.isdir(os.path.join(ranker_dir, "ranker")):
+    ranker_dir = os.path.join(ranker_dir, "ranker")
+  if not os.path.isdir(ranker_dir):
+    raise errors.CheckpointError(f"no exported ranker at {FLAGS.ranker!r}")
   cs = FLAGS.chunk_size
   if FLAGS.benchmark:
-    bench = registry.load_benchmark(FLAGS.benchmark, data_dir=FLAGS.data_dir,
-                                    space=FLAGS.space or ranker.space_spec)
+    is_csv = FLAGS.benchmark.endswith(".csv") or os.path.sep in FLAGS.benchmark
+    bench = registry.load_benchmark(  # a CSV's archs are read in the ranker's space
+        FLAGS.benchmark, data_dir=FLAGS.data_dir,
+        space=FLAGS.space or (_ranker_space(ranker_dir) if is_csv else None))
     space = bench.space
     enc = bench.encodings
     total = enc.shape[0]
@@ -79,7 +102,7 @@ def main(argv):
     chunk_source = lambda start: ((c, enc[c * cs:(c + 1) * cs])
                                   for c in range(start, -(-total // cs)))
   else:
-    space = spaces.get_space(FLAGS.space or ranker.space_spec)
+    space = spaces.get_space(FLAGS.space or _ranker_space(ranker_dir))
     if FLAGS.num_candidates is None and space.is_finite_enumerable:
       total = space.num_combinations
       source = {"space": space.spec or space.name, "exhaustive": total}
@@ -91,12 +114,12 @@ def main(argv):
       source = {"space": space.spec or space.name, "samples": total, "seed": FLAGS.seed}
       chunk_source = lambda start: streaming.sampled_chunks(space, cs, total, seed=FLAGS.seed,
                                                             start_chunk=start)
-  graphdef = ranker.graphdef if space.spec == ranker.space_spec else ranker.graphdef_for(space)
-  # Everything the top-k depends on: a state written under another one is refused.
+  # Everything the top-k depends on (the ranker by its files' bytes, so a
+  # refused rerun costs no model loading): a state saved under another
+  # fingerprint is refused.
   fingerprint = io_utils.fingerprint({
-      "ranker": [np.asarray(x) for x in jax.tree.leaves(ranker.params)],
-      "ranker_space": ranker.space_spec, "score_norm": [ranker.score_mean, ranker.score_std],
-      "source": source, "chunk_size": cs, "top_k": FLAGS.top_k})
+      "ranker": io_utils.fingerprint_files(ranker_dir), "source": source, "chunk_size": cs,
+      "top_k": FLAGS.top_k})
   last = [0.0]
 
   def progress(info):
@@ -111,6 +134,8 @@ def main(argv):
     state_path = os.path.join(FLAGS.workdir, "stream_state.npz")
     resume = streaming.load_top_k(state_path, fingerprint=fingerprint)
     start = 0 if resume is None else resume.next_chunk
+    ranker = ranker_export.load_ranker(ranker_dir)
+    graphdef = ranker.graphdef if space.spec == ranker.space_spec else ranker.graphdef_for(space)
     t0 = time.time()
     top = streaming.stream_top_k(
         space, graphdef, ranker.params, chunk_source(start), chunk_size=cs, top_k=FLAGS.top_k,

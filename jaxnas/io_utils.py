@@ -127,6 +127,19 @@ def fingerprint(obj) -> str:
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def fingerprint_files(folder: str | os.PathLike) -> str:
+  """:func:`fingerprint` of the bytes of every file under ``folder`` (by relative path)."""
+  folder = os.fspath(folder)
+  digests = {}
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    for name in sorted(files):
+      path = os.path.join(root, name)
+      with open(path, "rb") as f:
+        digests[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+  return fingerprint(digests)
+
+
 LOCK_NAME = ".lock"
 
 

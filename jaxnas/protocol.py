@@ -299,10 +299,13 @@ def member_specs(train_rows: np.ndarray, seed: int, ensemble_size: int, group: i
 def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.info) -> dict:
   """Runs the protocol once and writes all output files. Returns results.
 
-  Holds the workdir's lock throughout (see :func:`io_utils.claim_workdir`).
+  Bad settings and data are refused before the workdir is touched; then the
+  run holds the workdir's lock throughout (see :func:`io_utils.claim_workdir`).
   """
+  loaded = load_for_ranking(config)
+  _check_test_size(loaded.bench, config.train_size)
   with io_utils.claim_workdir(workdir):
-    return _train_and_evaluate(config, workdir, log)
+    return _train_and_evaluate(config, workdir, log, loaded)
 
 
 def _check_test_size(bench: benchmark_lib.Benchmark, train_size: int) -> None:
@@ -313,10 +316,9 @@ def _check_test_size(bench: benchmark_lib.Benchmark, train_size: int) -> None:
         f"{len(bench)} archs to test; ranking metrics need at least 2")
 
 
-def _train_and_evaluate(config: RunConfig, workdir: str, log: Log) -> dict:
-  loaded = load_for_ranking(config)
+def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
+                        loaded: LoadedBenchmark) -> dict:
   bench = loaded.bench
-  _check_test_size(bench, config.train_size)
   train_rows, _ = bench.split(config.seed, config.train_size)
   specs = member_specs(train_rows, config.seed, config.ensemble_size, 0)
   fingerprint = run_fingerprint(loaded, config, specs)
@@ -376,19 +378,19 @@ def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], w
   Writes ``config.json``, ``metrics.jsonl``, ``runs.jsonl`` (one results dict
   per run), ``summary.json`` and ``tau_vs_train_size.png``.
   """
-  with io_utils.claim_workdir(workdir):
-    return _sweep(config, train_sizes, seeds, workdir, log)
-
-
-def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], workdir: str,
-           log: Log) -> dict:
   train_sizes = [config_checks.check_int("train_sizes", s) for s in train_sizes]
   seeds = [config_checks.check_seed("seeds", s) for s in seeds]
   if not train_sizes or not seeds:
     raise errors.ConfigError("a sweep needs at least one train size and one seed")
   loaded = load_for_ranking(config)
+  _check_test_size(loaded.bench, max(train_sizes))
+  with io_utils.claim_workdir(workdir):
+    return _sweep(config, train_sizes, seeds, workdir, log, loaded)
+
+
+def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], workdir: str,
+           log: Log, loaded: LoadedBenchmark) -> dict:
   bench = loaded.bench
-  _check_test_size(bench, max(train_sizes))
   runs, specs = [], []
   for size in train_sizes:
     for seed in seeds:
