@@ -36,7 +36,6 @@ import os
 import platform
 import time
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -49,6 +48,8 @@ from jaxnas import metrics
 from jaxnas import models
 from jaxnas import train
 from jaxnas.data import registry
+
+from experiments import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Writes benchmark_ranker.json here (optional).")
@@ -341,4 +342,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

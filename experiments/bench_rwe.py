@@ -24,6 +24,7 @@ from jaxnas import io_utils
 from jaxnas.data import images as images_lib
 from jaxnas.spaces import get_space
 
+from experiments import cli
 from experiments import rwe as rwe_exp
 from experiments import rwe_flags
 
@@ -193,4 +194,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -23,8 +23,9 @@ import subprocess
 import sys
 import time
 
-from absl import app
 from absl import flags
+
+from experiments import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -156,4 +157,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

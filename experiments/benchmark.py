@@ -31,10 +31,11 @@ import subprocess
 import sys
 import time
 
-from absl import app
 from absl import flags
 
 from jaxnas import io_utils
+
+from experiments import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,8 +70,7 @@ def _load(path: str) -> dict:
 
 def main(argv):
   del argv
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required")
+  cli.require(workdir=FLAGS.workdir)
   os.makedirs(FLAGS.workdir, exist_ok=True)
   log = lambda m: print(m, flush=True)
   quick = FLAGS.quick
@@ -152,4 +152,4 @@ def markdown(res: dict) -> str:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

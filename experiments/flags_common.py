@@ -1,15 +1,13 @@
-"""absl flags shared by the ranker entry points, and their conversion to a RunConfig."""
+"""absl flags shared by the ranker entry points, and their conversion to a RunConfig.
+
+Defining the flags imports no library module (``--help`` answers at once);
+names such as ``--loss`` are checked by the library's configs, which list the
+valid choices in their error messages.
+"""
 
 from __future__ import annotations
 
 from absl import flags
-
-from jaxnas import models
-from jaxnas import pretrain as pretrain_lib
-from jaxnas import protocol
-from jaxnas import train
-from jaxnas.evaluate import supernet
-from jaxnas.evaluate import weak_labels
 
 FLAGS = flags.FLAGS
 
@@ -24,11 +22,11 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
   flags.DEFINE_enum("on_invalid", "raise", ["raise", "drop"],
                     "What to do with malformed rows / NaN targets: fail, or drop and report.")
   flags.DEFINE_string("workdir", None, "Output folder (results, checkpoints, plots).")
-  flags.DEFINE_enum("loss", "pairwise_logistic", sorted(
-      ["pairwise_logistic", "pairwise_hinge", "lambdarank", "softmax", "mse"]), "Ranking loss.")
+  flags.DEFINE_string("loss", "pairwise_logistic", "Ranking loss: pairwise_logistic, "
+                      "pairwise_hinge, lambdarank, softmax or mse.")
   flags.DEFINE_float("tier_weight", 0.0, "Weight of NAR's tier cross-entropy (0: off).")
   flags.DEFINE_integer("num_tiers", 5, "NAR quality tiers (quantiles of the training labels).")
-  flags.DEFINE_enum("encoder", "gin", ["gin", "gcn"], "Graph encoder.")
+  flags.DEFINE_string("encoder", "gin", "Graph encoder: gin or gcn.")
   flags.DEFINE_integer("hidden", 64, "Node state width.")
   flags.DEFINE_integer("num_layers", 4, "Message-passing rounds.")
   flags.DEFINE_integer("num_steps", 600, "Optimisation steps.")
@@ -43,12 +41,12 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
   flags.DEFINE_bool("cost_features", True, "Feed params/FLOPs computed from the architecture.")
   flags.DEFINE_integer("checkpoint_every", 200, "Steps between orbax checkpoints.")
   flags.DEFINE_integer("seed", 0, "Seed of the split and the rankers.")
-  flags.DEFINE_enum("pretrain", "none", list(pretrain_lib.MODES),
-                    "Weak-label pretraining (AceNAS): zero_cost = params/FLOPs, NASWOT, synflow "
+  flags.DEFINE_string("pretrain", "none",
+                    "Weak-label pretraining (AceNAS): none; zero_cost = params/FLOPs, NASWOT, synflow "
                     "and the random-weight probe computed by jaxnas for every arch; supernet = "
                     "those plus weight-sharing supernet accuracy/loss.")
-  flags.DEFINE_enum("pretrain_use", "both", list(pretrain_lib.USES),
-                    "pretrain the encoder on the weak labels, feed them as extra inputs, or both.")
+  flags.DEFINE_string("pretrain_use", "both", "pretrain (the encoder on the weak labels), "
+                      "features (feed them as extra inputs), or both.")
   flags.DEFINE_list("pretrain_columns", None, "Weak-label columns to use (default: all of the "
                     "mode's); for ablations.")
   flags.DEFINE_list("pretrain_rank_columns", None, "Columns whose combined rank is the score "
@@ -62,7 +60,16 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
   flags.DEFINE_integer("supernet_steps", 1500, "Weight-sharing supernet training steps.")
 
 
-def run_config_from_flags(train_size: int = 100) -> protocol.RunConfig:
+def run_config_from_flags(train_size: int = 100):
+  """The :class:`jaxnas.protocol.RunConfig` of the ranker flags (checked by its classes)."""
+  # pylint: disable=import-outside-toplevel
+  from jaxnas import models
+  from jaxnas import pretrain as pretrain_lib
+  from jaxnas import protocol
+  from jaxnas import train
+  from jaxnas.evaluate import supernet
+  from jaxnas.evaluate import weak_labels
+  # pylint: enable=import-outside-toplevel
   model = models.ModelConfig(encoder=FLAGS.encoder, hidden=FLAGS.hidden,
                              num_layers=FLAGS.num_layers, num_tiers=FLAGS.num_tiers)
   tc = train.TrainConfig(loss=FLAGS.loss, tier_weight=FLAGS.tier_weight,
@@ -85,10 +92,3 @@ def run_config_from_flags(train_size: int = 100) -> protocol.RunConfig:
       ensemble_size=FLAGS.ensemble_size, use_cost_features=FLAGS.cost_features,
       checkpoint_every=FLAGS.checkpoint_every, model=model, train=tc, pretrain=pre)
 
-
-def quiet_library_logs() -> None:
-  """absl defaults to INFO under app.run, which floods the console with orbax's
-  per-checkpoint logs; keep WARNING unless the user passed --verbosity."""
-  from absl import logging  # pylint: disable=import-outside-toplevel
-  if not FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)

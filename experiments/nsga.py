@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
@@ -30,6 +29,7 @@ from jaxnas.data import registry
 from jaxnas.search import nsga
 from jaxnas.spaces import get_space
 
+from experiments import cli
 from experiments import rwe as rwe_exp
 from experiments import rwe_flags
 
@@ -167,8 +167,7 @@ def run(cfg: dict, workdir: str) -> dict:
 
 def main(argv):
   del argv
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required")
+  cli.require(workdir=FLAGS.workdir)
   cfg = {k: FLAGS[k].value for k in ("space", "objectives", "generations", "population",
                                      "max_evaluations", "seed")}
   cfg.update(rwe_flags.probe_config())
@@ -179,4 +178,5 @@ def main(argv):
 
 if __name__ == "__main__":
   rwe_flags.define_probe_flags()
-  app.run(main)
+  flags.adopt_module_key_flags(rwe_flags)  # listed by --help
+  cli.run(main)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas import metrics
@@ -27,6 +27,7 @@ from jaxnas.data import registry
 from jaxnas.evaluate import rwe
 from jaxnas.spaces import get_space
 
+from experiments import cli
 from experiments import rwe_flags
 
 FLAGS = flags.FLAGS
@@ -40,6 +41,26 @@ def _define_flags() -> None:
   flags.DEFINE_integer("seed", 0, "Seed of candidate sampling, image choice and random weights.")
   flags.DEFINE_string("workdir", None, "Output folder.")
   rwe_flags.define_probe_flags()
+  flags.adopt_module_key_flags(rwe_flags)  # listed by --help
+
+
+def check_config(cfg: dict) -> None:
+  """Rejects bad probe settings (one ConfigError naming the flag) before any work."""
+  for key in ("channels", "cells_per_stage", "num_stages", "image_size", "pool_grid",
+              "num_fit_images", "num_eval_images", "weight_seeds", "batch_size"):
+    if key in cfg:
+      config_checks.check_int(f"--{key}", cfg[key])
+  if "naswot_images" in cfg:
+    config_checks.check_int("--naswot_images", cfg["naswot_images"], low=0)
+  config_checks.check_seed("--seed", cfg["seed"])
+  if "ridges" in cfg:
+    try:
+      ridges = [float(r) for r in cfg["ridges"]]
+    except ValueError:
+      raise errors.ConfigError(f"--ridges={','.join(cfg['ridges'])!r}: expected positive "
+                               "numbers, e.g. 1,3,10") from None
+    if not ridges or not all(np.isfinite(r) and r > 0 for r in ridges):
+      raise errors.ConfigError(f"--ridges={','.join(cfg['ridges'])!r}: expected positive numbers")
 
 
 def load_images(cfg: dict):
@@ -58,15 +79,10 @@ def pick_candidates(space, bench, cfg: dict) -> np.ndarray:
     if bench is not None:
       return bench.encodings
     return space.enumerate()
-  try:
-    n = int(cfg["num_candidates"])
-  except ValueError:
-    raise errors.ConfigError(
-        f"--num_candidates={cfg['num_candidates']!r}: expected an integer or 'all'") from None
+  high = len(bench) if bench is not None else (
+      space.num_combinations if space.is_finite_enumerable else None)
+  n = config_checks.check_int("--num_candidates", cfg["num_candidates"], high=high)
   if bench is not None:
-    if n > len(bench):
-      raise errors.ConfigError(
-          f"--num_candidates={n} exceeds the {len(bench)} archs of the benchmark")
     return bench.encodings[np.sort(np.asarray(jax.random.permutation(key, len(bench)))[:n])]
   return space.sample(key, n)
 
@@ -108,9 +124,12 @@ def plot(path: str, score: np.ndarray, acc: np.ndarray, tau: float, cfg: dict) -
 
 
 def run(cfg: dict, workdir: str) -> dict:
-  """Scores candidates and writes the result files; returns results.json's content."""
-  os.makedirs(workdir, exist_ok=True)
-  io_utils.atomic_write_json(os.path.join(workdir, "config.json"), cfg)
+  """Scores candidates and writes the result files; returns results.json's content.
+
+  Holds the workdir's lock; a workdir holding results of other settings is
+  refused before anything is written.
+  """
+  check_config(cfg)
   space = get_space(cfg["space"])
   bench = None
   if cfg["space"] == "nb201":
@@ -120,6 +139,13 @@ def run(cfg: dict, workdir: str) -> dict:
       logging.warning("no NB201 benchmark (%s): scores only, no correlations", e)
   cands = pick_candidates(space, bench, cfg)
   fit, ev = load_images(cfg)
+  with io_utils.claim_workdir(workdir):
+    io_utils.claim_config_json(workdir, io_utils.fingerprint(cfg), cfg,
+                               run_files=("results.json", "scores.csv"))
+    return _run_locked(cfg, workdir, space, bench, cands, fit, ev)
+
+
+def _run_locked(cfg: dict, workdir: str, space, bench, cands, fit, ev) -> dict:
   evaluator = make_evaluator(space, fit, ev, cfg)
   t = time.perf_counter()
   evaluator.score_all(cands[:evaluator.batch_size])  # compile outside the timing
@@ -175,8 +201,7 @@ def run(cfg: dict, workdir: str) -> dict:
 
 def main(argv):
   del argv
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required")
+  cli.require(workdir=FLAGS.workdir)
   cfg = {k: FLAGS[k].value for k in ("space", "num_candidates", "seed")}
   cfg.update(rwe_flags.probe_config())
   res = run(cfg, FLAGS.workdir)
@@ -184,8 +209,9 @@ def main(argv):
                                                "probe_naswot_vote") if k in res}
   logging.info("candidates/s %.1f; Kendall tau %s", res["candidates_per_s"], summary)
   print(f"candidates/s {res['candidates_per_s']:.1f}; Kendall tau {summary}")
+  print(f"wrote results to {FLAGS.workdir}")
 
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

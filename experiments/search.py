@@ -8,30 +8,34 @@ r"""Run search strategies side by side on a benchmark (or a probe), several seed
   python -m experiments.search --benchmark=none --space=complete_dag:5 --evaluator=rwe \
       --strategy=renas,rea,random --budget=200 --seeds=3 --workdir=runs/search_dag
 
-Strategies: the jaxnas ones (``random, rea, local, nar, ranknas, acenas,
-renas``), ``acenas_zc`` (AceNAS pretrained on jaxnas's zero-cost weak-label
+Strategies: the jaxnas ones (random, rea, local, nar, ranknas, acenas,
+renas), acenas_zc (AceNAS pretrained on jaxnas's zero-cost weak-label
 table — params, FLOPs, NASWOT, synflow, random-weight probe, combined by
-:func:`jaxnas.evaluate.weak_labels.combined` — instead of the parameter
+jaxnas.evaluate.weak_labels.combined — instead of the parameter
 count; the table is computed once and cached, see
-:mod:`jaxnas.evaluate.weak_labels`) and the predictor-loop baselines ``xgb`` (20 random archs, then
-XGBoost on a one-hot encoding queries its top 10 per round) and ``xgb_params``
+jaxnas.evaluate.weak_labels) and the predictor-loop baselines xgb (20 random archs, then
+XGBoost on a one-hot encoding queries its top 10 per round) and xgb_params
 (plus the parameter count). Every strategy sees the same seeds.
 
-Writes under ``--workdir``:
+Writes under --workdir:
 
-* ``results.json`` — per strategy, per seed: best arch, its accuracy, its rank
+* results.json — per strategy, per seed: best arch, its accuracy, its rank
   in the space, queries used to reach the global optimum (or null), regret at
   50 queries, wall times (searcher = training/scoring/sampling, free for the
   budget; evaluator = lookups or probe); and the aggregates
-  ``median_queries_to_optimum``, ``max_queries_to_optimum``,
-  ``mean_regret_at_50``, ``mean_best_accuracy``;
-* ``trajectory.csv`` — ``strategy, seed, query, arch, score, best_so_far``;
-* ``best_vs_queries.png`` — mean best-so-far (and share of seeds at the
+  median_queries_to_optimum, max_queries_to_optimum,
+  mean_regret_at_50, mean_best_accuracy;
+* trajectory.csv — strategy, seed, query, arch, score, best_so_far;
+* best_vs_queries.png — mean best-so-far (and share of seeds at the
   optimum) vs queries, all strategies on one plot;
-* ``runs/`` (one finished run per file) and ``state/`` (search checkpoints):
-  rerunning the same command resumes unfinished runs and skips finished ones.
+* runs/ (one finished run per file) and state/ (search checkpoints):
+  rerunning the same command resumes unfinished runs and skips finished ones;
+  adding strategies or seeds adds runs. config.json records a fingerprint of
+  the settings that decide a run (benchmark and its data, target, evaluator,
+  budget, round/pool size, ranker settings, probe settings); a rerun with
+  another fingerprint is refused before anything is written.
 
-With ``--stop_at_optimum`` (default) a seed stops once it holds the global
+With --stop_at_optimum (default) a seed stops once it holds the global
 optimum: nothing reported can change after that (curves carry the optimum
 forward).
 """
@@ -42,11 +46,11 @@ import json
 import os
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.data import registry as data_registry
@@ -56,6 +60,7 @@ from jaxnas.search import registry
 from jaxnas.search import runner
 from jaxnas.spaces import get_space
 
+from experiments import cli
 from experiments.baselines import xgb_search
 
 FLAGS = flags.FLAGS
@@ -134,27 +139,84 @@ def _rwe_evaluator(space, cfg):
   return probe
 
 
+def check_config(cfg: dict) -> None:
+  """Rejects bad settings (one ConfigError naming the flag) before any work or file."""
+  for key in ("budget", "seeds", "round_size", "pool_size", "rwe_channels", "rwe_cells_per_stage",
+              "rwe_fit_images", "rwe_eval_images", "rwe_batch_size"):
+    config_checks.check_int(f"--{key}", cfg[key])
+  for key in ("ensemble_size", "num_steps"):  # 0: the strategy's default
+    config_checks.check_int(f"--{key}", cfg[key], low=0)
+  config_checks.check_seed("--first_seed", cfg["first_seed"])
+  config_checks.check_seed("--first_seed + --seeds", cfg["first_seed"] + cfg["seeds"] - 1)
+  if cfg["evaluator"] not in ("benchmark", "rwe"):
+    raise errors.ConfigError(f"--evaluator={cfg['evaluator']!r}; expected benchmark or rwe")
+  if not cfg["strategy"]:
+    raise errors.ConfigError("--strategy names no strategy")
+  for name in cfg["strategy"]:
+    if name not in BASELINES:
+      registry.strategy_class(VARIANTS.get(name, name))  # fail fast on typos
+  if cfg["benchmark"] == "none":
+    if not cfg["space"]:
+      raise errors.ConfigError("--benchmark=none needs --space (e.g. complete_dag:5)")
+    if cfg["evaluator"] == "benchmark":
+      raise errors.ConfigError("--evaluator=benchmark needs a --benchmark")
+    if cfg["target"] is not None:
+      raise errors.ConfigError("--target names a benchmark column; --benchmark=none has none")
+
+
+# Settings that do not change what a (strategy, seed) run computes: paths, and
+# which runs to do (runs/ holds one file per strategy and seed).
+_NOT_FINGERPRINTED = ("data_dir", "images_dir", "strategy", "seeds", "first_seed")
+
+
+def search_fingerprint(cfg: dict, space, bench, table) -> str:
+  """Fingerprint of everything a (strategy, seed) run depends on, data content included."""
+  d = {k: v for k, v in cfg.items() if k not in _NOT_FINGERPRINTED}
+  d["space"] = space.spec or space.name
+  if bench is not None:
+    d["data"] = io_utils.fingerprint({"encodings": np.asarray(bench.encodings),
+                                      "target": np.asarray(table, np.float64)})
+  return io_utils.fingerprint(d)
+
+
 def run(cfg: dict, workdir: str, log=logging.info) -> dict:
-  """Runs every (strategy, seed) and writes the result files; returns results.json."""
-  os.makedirs(os.path.join(workdir, "runs"), exist_ok=True)
-  os.makedirs(os.path.join(workdir, "state"), exist_ok=True)
+  """Runs every (strategy, seed) and writes the result files; returns results.json.
+
+  Holds the workdir's lock; refuses a workdir whose runs have another
+  :func:`search_fingerprint` before writing anything.
+  """
+  check_config(cfg)
   bench = table = None
   if cfg["benchmark"] != "none":
-    bench = data_registry.load_benchmark(cfg["benchmark"], data_dir=cfg["data_dir"])
+    bench = data_registry.load_benchmark(cfg["benchmark"], data_dir=cfg["data_dir"],
+                                         space=cfg["space"])
     space = bench.space
     if cfg["target"] is None:
       cfg["target"] = data_registry.default_target(cfg["benchmark"])
     table = bench.metric(cfg["target"])
   else:
-    if not cfg["space"]:
-      raise errors.ConfigError("--benchmark=none needs --space (e.g. complete_dag:5)")
     space = get_space(cfg["space"])
-  io_utils.atomic_write_json(os.path.join(workdir, "config.json"), cfg)
-  if cfg["evaluator"] == "benchmark" and bench is None:
-    raise errors.ConfigError("--evaluator=benchmark needs a --benchmark")
-  for name in cfg["strategy"]:
-    if name not in BASELINES:
-      registry.strategy_class(VARIANTS.get(name, name))  # fail fast on typos
+  fingerprint = search_fingerprint(cfg, space, bench, table)
+  with io_utils.claim_workdir(workdir):
+    io_utils.claim_config_json(workdir, fingerprint, cfg, run_files=("runs", "state"))
+    return _run_locked(cfg, workdir, log, space, bench, table, fingerprint)
+
+
+def _read_run(path: str) -> dict:
+  try:
+    with open(path, encoding="utf-8") as f:
+      rec = json.load(f)
+    if not isinstance(rec, dict) or not isinstance(rec.get("trajectory"), list):
+      raise ValueError("not a run record")
+    return rec
+  except (OSError, ValueError) as e:
+    raise errors.CheckpointError(f"cannot read finished run {path}: {e}; delete it to redo "
+                                 "that run") from None
+
+
+def _run_locked(cfg, workdir, log, space, bench, table, fingerprint) -> dict:
+  os.makedirs(os.path.join(workdir, "runs"), exist_ok=True)
+  os.makedirs(os.path.join(workdir, "state"), exist_ok=True)
   probe = _rwe_evaluator(space, cfg) if cfg["evaluator"] == "rwe" else None
   optimum = float(table.max()) if (table is not None and probe is None) else None
   surrogates: dict = {}
@@ -164,8 +226,7 @@ def run(cfg: dict, workdir: str, log=logging.info) -> dict:
     for seed in range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"]):
       path = os.path.join(workdir, "runs", f"{name}_seed{seed}.json")
       if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-          runs.append(json.load(f))
+        runs.append(_read_run(path))
         continue
       searcher = _searcher(name, space, seed, cfg, surrogates)
       evaluator = (evaluators.BenchmarkEvaluator(bench, cfg["target"]) if probe is None else
@@ -175,7 +236,8 @@ def run(cfg: dict, workdir: str, log=logging.info) -> dict:
         stop = lambda traj: bool(traj) and traj[-1]["best"] >= optimum - outcomes.OPTIMUM_TOLERANCE
       t0 = time.time()
       res = runner.run_search(searcher, evaluator, cfg["budget"], stop=stop,
-                              checkpoint_path=os.path.join(workdir, "state", f"{name}_seed{seed}.json"))
+                              checkpoint_path=os.path.join(workdir, "state", f"{name}_seed{seed}.json"),
+                              fingerprint=fingerprint)
       scores = res.scores
       rec = {"strategy": name, "seed": seed, "best_arch": space.format(res.best_encoding),
              "best_encoding": res.best_encoding.tolist(),
@@ -286,16 +348,14 @@ def config_from_flags() -> dict:
 
 def main(argv):
   del argv
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required")
-  if FLAGS.budget < 1 or FLAGS.seeds < 1:
-    raise app.UsageError("--budget and --seeds must be >= 1")
+  cli.require(workdir=FLAGS.workdir)
   results = run(config_from_flags(), FLAGS.workdir, log=lambda m: print(m, flush=True))
   keys = ("median_queries_to_optimum", "max_queries_to_optimum", "mean_regret_at_50",
           "mean_best_accuracy", "mean_searcher_seconds")
   for name, res in results.items():
     print(name, {k: res.get(k) for k in keys})
+  print(f"wrote results to {FLAGS.workdir}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -19,9 +19,9 @@ by side:
 import json
 import os
 
-from absl import app
 from absl import flags
 
+from experiments import cli
 from experiments import flags_common
 from experiments.baselines import predictors
 from jaxnas import errors
@@ -34,6 +34,7 @@ flags.DEFINE_list("train_sizes", ["78", "156", "469", "781", "1563"], "Train-set
 flags.DEFINE_integer("seeds", 5, "Seeds per size (0..seeds-1).")
 flags.DEFINE_list("baselines", ["params", "xgb_onehot", "xgb_onehot_params"],
                   f"Baselines on the same splits; any of {predictors.NAMES} (empty: none).")
+flags.adopt_module_key_flags(flags_common)  # listed by --help
 FLAGS = flags.FLAGS
 
 
@@ -80,21 +81,17 @@ def run_sweep(config, sizes, seeds, workdir, baselines, *, log=print,
 
 def main(argv):
   del argv
-  flags_common.quiet_library_logs()
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required")
-  try:
-    sizes = [int(s) for s in FLAGS.train_sizes]
-  except ValueError:
-    raise app.UsageError(f"--train_sizes must be integers, got {FLAGS.train_sizes}") from None
+  cli.require(workdir=FLAGS.workdir)
+  from jaxnas import config_checks  # pylint: disable=import-outside-toplevel
+  sizes = [config_checks.check_int("--train_sizes", s) for s in FLAGS.train_sizes]
+  if not sizes:
+    raise errors.ConfigError("--train_sizes is empty")
+  config_checks.check_int("--seeds", FLAGS.seeds)
   log = lambda m: print(m, flush=True)
-  try:
-    config = flags_common.run_config_from_flags(sizes[0])
-    result = run_sweep(config, sizes, range(FLAGS.seeds), FLAGS.workdir, FLAGS.baselines,
-                       log=log, pretrain_mode=FLAGS.pretrain, weak_labels_path=FLAGS.weak_labels,
-                       images_dir=FLAGS.images_dir)
-  except errors.JaxnasError as e:
-    raise SystemExit(f"error: {e}") from None
+  config = flags_common.run_config_from_flags(sizes[0])
+  result = run_sweep(config, sizes, range(FLAGS.seeds), FLAGS.workdir, FLAGS.baselines,
+                     log=log, pretrain_mode=FLAGS.pretrain, weak_labels_path=FLAGS.weak_labels,
+                     images_dir=FLAGS.images_dir)
   summary, loaded = result["summary"], result["loaded"]
   for key in protocol.SUMMARY_KEYS:
     print(f"\n{key} ({loaded.bench.name}, {loaded.target}, mean ± std over {FLAGS.seeds} seeds)")
@@ -118,4 +115,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -9,29 +9,25 @@ last checkpoint. --pretrain=zero_cost|supernet first pretrains the encoder on we
 labels that jaxnas computes for every architecture (cached as weak_labels.csv).
 """
 
-from absl import app
 from absl import flags
 
+from experiments import cli
 from experiments import flags_common
-from jaxnas import errors
-from jaxnas import protocol
 
 flags_common.define_ranker_flags()
 flags.DEFINE_integer("train_size", 100, "Number of labelled architectures to train on.")
+flags.adopt_module_key_flags(flags_common)  # listed by --help
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
-  flags_common.quiet_library_logs()
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required")
-  try:
-    config = flags_common.run_config_from_flags(FLAGS.train_size)
-    protocol.train_and_evaluate(config, FLAGS.workdir, log=lambda m: print(m, flush=True))
-  except errors.JaxnasError as e:
-    raise SystemExit(f"error: {e}") from None
+  cli.require(workdir=FLAGS.workdir)
+  from jaxnas import protocol  # pylint: disable=import-outside-toplevel
+  config = flags_common.run_config_from_flags(FLAGS.train_size)
+  protocol.train_and_evaluate(config, FLAGS.workdir, log=lambda m: print(m, flush=True))
+  print(f"wrote results to {FLAGS.workdir}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

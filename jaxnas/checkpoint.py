@@ -4,8 +4,9 @@ A checkpoint holds a pytree of arrays (``state``) and a small JSON dict
 (``meta``: step, config hash, anything needed to resume). Restoring walks the
 saved steps from the newest down and returns the first one that restores
 cleanly: a truncated or corrupted latest checkpoint (killed mid-write, disk
-trouble) falls back to the previous good one with a warning, and nothing is
-deleted on the way.
+trouble) falls back to the previous good one with a warning. The damaged step
+is moved aside to ``<directory>/damaged/<step>`` (kept for inspection, never
+deleted) so the resumed run can save that step again and finish.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxnas import errors
+
+DAMAGED = "damaged"  # sub-folder of unusable steps, moved aside by restore_latest
 
 
 class Checkpointer:
@@ -51,14 +54,16 @@ class Checkpointer:
         meta=ocp.args.JsonSave(dict(meta or {}))), force=True)
     self._manager.wait_until_finished()
 
-  def restore_latest(self, like: Any, *, fingerprint: str | None = None
-                     ) -> tuple[int, Any, dict] | None:
+  def restore_latest(self, like: Any, *, fingerprint: str | None = None,
+                     move_damaged: bool = True) -> tuple[int, Any, dict] | None:
     """Restores the newest checkpoint that restores cleanly.
 
     Args:
       like: a pytree with the structure, shapes and dtypes of the saved state.
       fingerprint: when given, the restored ``meta["fingerprint"]`` must equal
         it: a run never resumes from the checkpoints of another configuration.
+      move_damaged: move unusable steps to ``damaged/`` (False: leave them, for
+        readers of a directory they do not own, e.g. an exported ranker).
 
     Returns:
       ``(step, state, meta)`` or None when there is no usable checkpoint.
@@ -68,7 +73,14 @@ class Checkpointer:
     """
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), like)
-    for step in reversed(self.steps()):
+    steps = self.steps()
+    # A step folder orbax does not list (its _METADATA deleted or never
+    # written) would still block a new save of that step.
+    for name in sorted(os.listdir(self.directory)) if move_damaged else ():
+      if name.isdigit() and int(name) not in steps and os.path.isdir(
+          os.path.join(self.directory, name)):
+        self._move_aside(int(name), "not a complete checkpoint")
+    for step in reversed(steps):
       try:
         out = self._manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
@@ -76,9 +88,12 @@ class Checkpointer:
       except Exception as e:  # pylint: disable=broad-except
         # Any failure (truncated file, bad metadata, shape mismatch) means this
         # step is unusable; keep it on disk for inspection and try older ones.
-        logging.warning("checkpoint step %d in %s cannot be restored (%s: %s); "
-                        "trying the previous one", step, self.directory,
-                        type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+        why = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        if move_damaged:
+          self._move_aside(step, why)
+        else:
+          logging.warning("checkpoint step %d in %s cannot be restored (%s); trying the "
+                          "previous one", step, self.directory, why)
         continue
       if fingerprint is not None and meta.get("fingerprint") != fingerprint:
         raise errors.CheckpointError(
@@ -86,6 +101,21 @@ class Checkpointer:
             f"{meta.get('fingerprint')} != {fingerprint}); use a fresh workdir")
       return step, out["state"], meta
     return None
+
+  def _move_aside(self, step: int, why: str) -> None:
+    """Moves an unusable step to ``damaged/`` (kept for inspection) and forgets it."""
+    src = os.path.join(self.directory, str(step))
+    dest = os.path.join(self.directory, DAMAGED, str(step))
+    n = 1
+    while os.path.exists(dest):  # the same step damaged again on a later run
+      dest = os.path.join(self.directory, DAMAGED, f"{step}.{n}")
+      n += 1
+    if os.path.isdir(src):
+      os.makedirs(os.path.dirname(dest), exist_ok=True)
+      os.rename(src, dest)
+    logging.warning("checkpoint step %d in %s cannot be restored (%s); moved to %s, "
+                    "trying the previous one", step, self.directory, why, dest)
+    self._manager.reload()
 
   def restore_meta(self, step: int) -> dict:
     """The JSON metadata of one step."""

@@ -62,3 +62,32 @@ def check_field_types(config) -> None:
       if not isinstance(value, type(field.default)):
         raise errors.ConfigError(
             f"{name} must be a {type(field.default).__name__}, got {value!r}")
+
+
+def check_int(name: str, value, *, low: int = 1, high: int | None = None) -> int:
+  """Returns ``value`` if it is an int in ``[low, high]``, else raises ``ConfigError``.
+
+  The one range check of counts (sizes, steps, seeds, chunk lengths) that
+  configs and entry points share; the message names the setting and the value.
+  Strings of digits (an absl list flag's items) are accepted and converted.
+  """
+  if isinstance(value, str):
+    try:
+      value = int(value.strip())
+    except ValueError:
+      raise errors.ConfigError(f"{name} must be an integer, got {value!r}") from None
+  if not _is_int(value):
+    raise errors.ConfigError(f"{name} must be an integer, got {value!r}")
+  if value < low or (high is not None and value > high):
+    bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+    raise errors.ConfigError(f"{name} must be {bound}, got {value!r}")
+  return int(value)
+
+
+# Seeds feed jax.random.key / numpy's Generator: non-negative and below 2**63.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(name: str, value) -> int:
+  """A seed in ``[0, 2**63 - 1]`` (``ConfigError`` otherwise)."""
+  return check_int(name, value, low=0, high=MAX_SEED)

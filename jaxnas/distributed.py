@@ -16,6 +16,7 @@ Test on a CPU-only machine with simulated devices::
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import jax.experimental.multihost_utils
@@ -23,6 +24,7 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxnas import errors
 from jaxnas import graphs as graphs_lib
 from jaxnas import train
 
@@ -30,7 +32,19 @@ AXIS = "batch"
 
 
 def initialize_multihost(**kwargs) -> None:
-  """``jax.distributed.initialize(**kwargs)`` (coordinator from env / SLURM / TPU)."""
+  """``jax.distributed.initialize(**kwargs)``, settings from the environment.
+
+  JAX reads ``$JAX_COORDINATOR_ADDRESS`` itself; ``num_processes`` and
+  ``process_id`` default here to ``$JAX_NUM_PROCESSES`` / ``$JAX_PROCESS_ID``
+  when set (JAX reads neither), otherwise to JAX's cluster detection (SLURM,
+  Cloud TPU, MPI). See BUILD.md, "Several devices / hosts".
+  """
+  for key, env in (("num_processes", "JAX_NUM_PROCESSES"), ("process_id", "JAX_PROCESS_ID")):
+    if key not in kwargs and os.environ.get(env):
+      try:
+        kwargs[key] = int(os.environ[env])
+      except ValueError:
+        raise errors.ConfigError(f"${env}={os.environ[env]!r} is not an integer") from None
   jax.distributed.initialize(**kwargs)
 
 

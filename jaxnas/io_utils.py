@@ -1,8 +1,12 @@
-"""Atomic writes of result files: a kill mid-write never leaves half a file."""
+"""Result files and workdirs: atomic writes (a kill mid-write never leaves half a
+file), the one content fingerprint, and the exclusive per-workdir lock."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
+import hashlib
 import io
 import json
 import os
@@ -10,6 +14,8 @@ import tempfile
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from jaxnas import errors
 
 
 def _json_default(x):
@@ -99,3 +105,110 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
       except json.JSONDecodeError:
         continue
   return out
+
+
+def fingerprint(obj) -> str:
+  """16 hex digits of SHA-256 over ``obj``: JSON-able values, numpy arrays by content.
+
+  The one hash behind every "same settings / same data?" check (run configs,
+  weak-label tables, supernet checkpoints, search and streaming state). Plain
+  JSON values hash as ``json.dumps(obj, sort_keys=True)``, so fingerprints
+  recorded before arrays were supported stay valid; an array is replaced by
+  its dtype, shape and a hash of its bytes, so two tables that differ in one
+  label differ here although their paths are the same.
+  """
+  def encode(x):
+    if isinstance(x, np.ndarray):
+      a = np.ascontiguousarray(x)
+      return {"ndarray": [str(a.dtype), list(a.shape), hashlib.sha256(a.tobytes()).hexdigest()]}
+    return _json_default(x)
+
+  text = json.dumps(obj, sort_keys=True, default=encode)
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fingerprint_files(folder: str | os.PathLike) -> str:
+  """:func:`fingerprint` of the bytes of every file under ``folder`` (by relative path)."""
+  folder = os.fspath(folder)
+  digests = {}
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    for name in sorted(files):
+      path = os.path.join(root, name)
+      with open(path, "rb") as f:
+        digests[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+  return fingerprint(digests)
+
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def claim_workdir(workdir: str | os.PathLike):
+  """Creates ``workdir`` and holds an exclusive lock on it for the ``with`` block.
+
+  The lock is ``fcntl.flock`` on ``workdir/.lock`` (which records the holder's
+  pid): released by the kernel when the process ends, however it ends, so a
+  killed run never leaves a stale lock. A second run on the same workdir is
+  refused at once instead of interleaving its checkpoints and metric lines.
+
+  Raises:
+    ConfigError: ``workdir`` exists and is not a folder, cannot be created,
+      or another process holds its lock.
+  """
+  path = os.fspath(workdir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise errors.ConfigError(f"workdir {path!r} exists and is not a folder")
+  try:
+    os.makedirs(path, exist_ok=True)
+    fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+  except OSError as e:
+    raise errors.ConfigError(f"cannot create workdir {path!r}: {e.strerror or e}") from None
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+      raise errors.ConfigError(
+          f"workdir {path!r} is in use by another run (pid {holder}); wait for it to finish "
+          "or use another --workdir") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    yield path
+  finally:
+    os.close(fd)  # closing the descriptor releases the lock
+
+
+def claim_config_json(workdir: str, fingerprint: str, record: dict, *,
+                      run_files: Sequence[str] = ("checkpoints", "results.json")) -> None:
+  """Writes ``workdir/config.json`` unless the workdir holds a run with another fingerprint.
+
+  Call it (under :func:`claim_workdir`) before writing anything else: a
+  refused rerun then leaves the earlier run's files, ``config.json``
+  included, exactly as they were.
+
+  Args:
+    workdir: the run's folder.
+    fingerprint: the run's :func:`fingerprint` (settings and data content).
+    record: what ``config.json`` holds besides ``"fingerprint"``.
+    run_files: names that mark a workdir as holding a run's outputs.
+
+  Raises:
+    CheckpointError: the workdir holds another run, or a run's files without
+      a readable ``config.json``.
+  """
+  path = os.path.join(workdir, "config.json")
+  if os.path.exists(path):
+    try:
+      with open(path, encoding="utf-8") as f:
+        old = json.load(f).get("fingerprint")
+    except (OSError, ValueError, AttributeError) as e:
+      raise errors.CheckpointError(f"{path} cannot be read ({e}); use a fresh workdir") from None
+    if old != fingerprint:
+      raise errors.CheckpointError(
+          f"{workdir} holds a run with other settings or data (fingerprint {old} != "
+          f"{fingerprint}); nothing there was changed: use a fresh workdir")
+  elif any(os.path.exists(os.path.join(workdir, n)) for n in run_files):
+    raise errors.CheckpointError(
+        f"{workdir} holds run files but no config.json; use a fresh workdir")
+  atomic_write_json(path, {**record, "fingerprint": fingerprint})

@@ -13,12 +13,14 @@ early stopping uses a split of them (``TrainConfig.val_fraction``).
 Files written under ``workdir`` (see the README): ``config.json``,
 ``metrics.jsonl``, ``results.json``, ``predictions.csv``, ``scatter.png``,
 ``checkpoints/`` (and ``summary.json`` / ``tau_vs_train_size.png`` for sweeps).
+A run holds an exclusive lock on its workdir (``.lock``) and records the
+fingerprint of its settings and of the data's content in ``config.json``; a
+rerun with another fingerprint is refused before anything is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +32,7 @@ import jax
 import numpy as np
 
 from jaxnas import checkpoint as checkpoint_lib
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import features
 from jaxnas import io_utils
@@ -79,6 +82,19 @@ class RunConfig:
   train: train.TrainConfig = train.TrainConfig()
   pretrain: pretrain_lib.PretrainConfig = pretrain_lib.PretrainConfig()
 
+  def __post_init__(self):
+    config_checks.check_field_types(self)
+    config_checks.check_int("train_size", self.train_size)
+    config_checks.check_seed("seed", self.seed)
+    config_checks.check_int("ensemble_size", self.ensemble_size)
+    config_checks.check_int("checkpoint_every", self.checkpoint_every, low=0)
+    if self.on_invalid not in ("raise", "drop"):
+      raise errors.ConfigError(f"on_invalid must be 'raise' or 'drop', got {self.on_invalid!r}")
+    if self.train.tier_weight > 0 and self.model.num_tiers == 0:
+      raise errors.ConfigError(
+          f"tier_weight={self.train.tier_weight} needs num_tiers >= 1 (num_tiers=0 removes the "
+          "tier head, so the weight would be ignored)")
+
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)
 
@@ -92,7 +108,7 @@ class RunConfig:
     if d["pretrain"] is None:
       d.pop("pretrain")
     d.update(extra or {})
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    return io_utils.fingerprint(d)
 
 
 def library_versions() -> dict[str, str]:
@@ -120,16 +136,18 @@ class LoadedBenchmark:
 
 def load_for_ranking(config: RunConfig) -> LoadedBenchmark:
   """Loads the benchmark and checks the target column (NaN/inf handling)."""
-  bench = registry.load_benchmark(config.benchmark, data_dir=config.data_dir,
-                                  space=config.space, on_invalid=config.on_invalid)
   target = config.target or registry.default_target(config.benchmark)
+  # A CSV's NaN targets are found (and named by file line) while it is read.
+  bench = registry.load_benchmark(config.benchmark, data_dir=config.data_dir,
+                                  space=config.space, on_invalid=config.on_invalid,
+                                  label_columns=(target,))
   labels = bench.metric(target)
   bad = ~np.isfinite(labels)
   if bad.any():
     if config.on_invalid != "drop":
       raise errors.BenchmarkDataError(
           f"{bench.name}: target {target!r} is NaN/inf for {int(bad.sum())} of {len(bench)} "
-          f"archs (first at row {int(np.nonzero(bad)[0][0])}); pass --on_invalid=drop to "
+          f"archs (first: {bench.archs[int(np.nonzero(bad)[0][0])]}); pass --on_invalid=drop to "
           "drop them and report the count")
     logging.warning("%s: dropping %d archs whose %s is NaN/inf", bench.name, int(bad.sum()), target)
     bench = bench.subset(np.nonzero(~bad)[0])
@@ -158,10 +176,26 @@ class MemberSpec:
   group: int
 
 
+def run_fingerprint(loaded: LoadedBenchmark, config: RunConfig,
+                    specs: Sequence[MemberSpec]) -> str:
+  """Fingerprint of a run: its settings, its members and the content of its data.
+
+  The data part hashes the encodings and the target labels actually used, so a
+  table changed in place (same path, new labels) is a different run.
+  """
+  return config.fingerprint({
+      "members": [[s.split_seed, s.init_seed, s.group, int(np.sum(s.train_rows))] for s in specs],
+      "data": io_utils.fingerprint({"encodings": np.asarray(loaded.bench.encodings),
+                                    "labels": np.asarray(loaded.labels, np.float64)})})
+
+
 def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[MemberSpec],
                   workdir: str | None, *, log: Log = logging.info,
-                  pretrained=None) -> dict:
+                  pretrained=None, fingerprint: str | None = None) -> dict:
   """Trains all members together and scores every arch of the benchmark.
+
+  ``fingerprint`` (default: :func:`run_fingerprint`) is stored with every
+  checkpoint; a checkpoint with another one is never resumed.
 
   Returns:
     ``{"scores": [G, N] ensemble-mean z-scored scores, "std": [G, N],
@@ -186,8 +220,7 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
                                 val_fraction=config.train.val_fraction,
                                 num_tiers=model_cfg.num_tiers)
   state = trainer.init_state([s.init_seed for s in specs])
-  fingerprint = config.fingerprint({"members": [
-      [s.split_seed, s.init_seed, s.group, int(np.sum(s.train_rows))] for s in specs]})
+  fingerprint = fingerprint or run_fingerprint(loaded, config, specs)
   checkpointer = None
   metrics_path = None
   if workdir:
@@ -297,19 +330,38 @@ def member_specs(train_rows: np.ndarray, seed: int, ensemble_size: int, group: i
 
 
 def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.info) -> dict:
-  """Runs the protocol once and writes all output files. Returns results."""
-  os.makedirs(workdir, exist_ok=True)
+  """Runs the protocol once and writes all output files. Returns results.
+
+  Bad settings and data are refused before the workdir is touched; then the
+  run holds the workdir's lock throughout (see :func:`io_utils.claim_workdir`).
+  """
   loaded = load_for_ranking(config)
+  _check_test_size(loaded.bench, config.train_size)
+  with io_utils.claim_workdir(workdir):
+    return _train_and_evaluate(config, workdir, log, loaded)
+
+
+def _check_test_size(bench: benchmark_lib.Benchmark, train_size: int) -> None:
+  """Refuses a split whose test set cannot be ranked (tau needs two archs)."""
+  if len(bench) - train_size < 2:
+    raise errors.ConfigError(
+        f"{bench.name}: train_size={train_size} leaves {len(bench) - train_size} of "
+        f"{len(bench)} archs to test; ranking metrics need at least 2")
+
+
+def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
+                        loaded: LoadedBenchmark) -> dict:
   bench = loaded.bench
-  io_utils.atomic_write_json(os.path.join(workdir, "config.json"), {
+  train_rows, _ = bench.split(config.seed, config.train_size)
+  specs = member_specs(train_rows, config.seed, config.ensemble_size, 0)
+  fingerprint = run_fingerprint(loaded, config, specs)
+  io_utils.claim_config_json(workdir, fingerprint, {
       "config": config.to_dict(), "target": loaded.target, "benchmark_size": len(bench),
       "features": features.describe(bench.space, config.use_cost_features),
       "versions": library_versions()})
-  train_rows, _ = bench.split(config.seed, config.train_size)
   log(f"{bench.name}: {len(bench)} archs, target {loaded.target}, training on "
       f"{config.train_size} (seed {config.seed}), ensemble {config.ensemble_size}")
-  out = fit_and_score(loaded, config, member_specs(train_rows, config.seed, config.ensemble_size, 0),
-                      workdir, log=log)
+  out = fit_and_score(loaded, config, specs, workdir, log=log, fingerprint=fingerprint)
   scores, std = out["scores"][0], out["std"][0]
   space_spec = config.space or bench.space.spec
   if out["weak_features"] is not None:
@@ -361,22 +413,33 @@ def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], w
   Writes ``config.json``, ``metrics.jsonl``, ``runs.jsonl`` (one results dict
   per run), ``summary.json`` and ``tau_vs_train_size.png``.
   """
-  os.makedirs(workdir, exist_ok=True)
+  train_sizes = [config_checks.check_int("train_sizes", s) for s in train_sizes]
+  seeds = [config_checks.check_seed("seeds", s) for s in seeds]
+  if not train_sizes or not seeds:
+    raise errors.ConfigError("a sweep needs at least one train size and one seed")
   loaded = load_for_ranking(config)
+  _check_test_size(loaded.bench, max(train_sizes))
+  with io_utils.claim_workdir(workdir):
+    return _sweep(config, train_sizes, seeds, workdir, log, loaded)
+
+
+def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], workdir: str,
+           log: Log, loaded: LoadedBenchmark) -> dict:
   bench = loaded.bench
-  io_utils.atomic_write_json(os.path.join(workdir, "config.json"), {
-      "config": config.to_dict(), "target": loaded.target, "train_sizes": list(train_sizes),
-      "seeds": list(seeds), "features": features.describe(bench.space, config.use_cost_features),
-      "versions": library_versions()})
   runs, specs = [], []
   for size in train_sizes:
     for seed in seeds:
       rows, _ = bench.split(seed, size)
       runs.append((size, seed, rows))
       specs += member_specs(rows, seed, config.ensemble_size, group=len(runs) - 1)
+  fingerprint = run_fingerprint(loaded, config, specs)
+  io_utils.claim_config_json(workdir, fingerprint, {
+      "config": config.to_dict(), "target": loaded.target, "train_sizes": list(train_sizes),
+      "seeds": list(seeds), "features": features.describe(bench.space, config.use_cost_features),
+      "versions": library_versions()})
   log(f"{bench.name}: {len(runs)} runs x {config.ensemble_size} members = {len(specs)} rankers "
       "trained together")
-  out = fit_and_score(loaded, config, specs, workdir, log=log)
+  out = fit_and_score(loaded, config, specs, workdir, log=log, fingerprint=fingerprint)
   per_run = []
   for g, (size, seed, rows) in enumerate(runs):
     res = evaluate(out["scores"][g], loaded.labels, rows)

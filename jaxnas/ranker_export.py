@@ -118,7 +118,7 @@ def load_ranker(directory: str) -> LoadedRanker:
   graphdef, _ = models.create_model(config, template.vocab_size, jax.random.key(0), template=template)
   like = models.init_params(config, template.vocab_size, jax.random.split(jax.random.key(0), m),
                             template=template)
-  restored = ckpt.restore_latest(like)
+  restored = ckpt.restore_latest(like, move_damaged=False)  # read-only: not our workdir
   ckpt.close()
   if restored is None:
     raise errors.CheckpointError(f"{directory!r}: the ranker checkpoint cannot be restored")

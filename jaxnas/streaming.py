@@ -6,7 +6,9 @@ encoded with vectorised numpy, scored by an ensemble of rankers in one jitted
 call per chunk, and merged into a top-k kept on device. Memory is bounded by one
 chunk whatever the size of the space. Every ``save_every`` chunks the top-k and
 the next chunk index are written atomically, so a killed sweep resumes from the
-last finished chunk.
+last finished chunk; the state records a fingerprint of everything the
+scores depend on (ranker, space, candidates, chunking, k), and a state with
+another fingerprint is refused instead of being continued.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import graphs as graphs_lib
 from jaxnas import io_utils
@@ -92,7 +95,8 @@ def stream_top_k(space: base.Space, graphdef, params, chunks: Iterator[tuple[int
                  globals_fn: Callable[[np.ndarray], np.ndarray | None] | None = None,
                  resume: TopK | None = None, state_path: str | None = None,
                  save_every: int = 10, total: int | None = None, sub_chunk: int = 1024,
-                 progress: Callable[[dict], None] | None = None) -> TopK:
+                 progress: Callable[[dict], None] | None = None,
+                 fingerprint: str | None = None) -> TopK:
   """Scores a stream of candidate chunks and keeps the top-k.
 
   Args:
@@ -111,10 +115,16 @@ def stream_top_k(space: base.Space, graphdef, params, chunks: Iterator[tuple[int
     sub_chunk: graphs per model call inside a chunk (cache-sized; must
       divide ``chunk_size``).
     progress: called after each chunk with ``{"scored", "per_s", "eta_s", "chunk"}``.
+    fingerprint: stored with the saved state (see :func:`load_top_k`).
 
   Returns:
     The final :class:`TopK` (sorted, best first; empty slots dropped).
   """
+  config_checks.check_int("chunk_size", chunk_size)
+  config_checks.check_int("top_k", top_k)
+  if resume is not None and resume.scores.shape[0] > top_k:
+    raise errors.ConfigError(f"the resumed state keeps {resume.scores.shape[0]} candidates, "
+                             f"more than top_k={top_k}")
   template = graphs_lib.template_for(space)
   if chunk_size % min(sub_chunk, chunk_size):
     raise errors.ConfigError(f"sub_chunk={sub_chunk} must divide chunk_size={chunk_size}")
@@ -157,11 +167,11 @@ def stream_top_k(space: base.Space, graphdef, params, chunks: Iterator[tuple[int
       progress({"chunk": c, "scored": scored, "per_s": rate,
                 "eta_s": None if total is None else max(0.0, (total - scored) / max(rate, 1e-9))})
     if state_path and since_save >= save_every:
-      save_top_k(state_path, _to_host(carry, scored, next_chunk))
+      save_top_k(state_path, _to_host(carry, scored, next_chunk), fingerprint)
       since_save = 0
   result = _to_host(carry, scored, next_chunk)
   if state_path:
-    save_top_k(state_path, result)
+    save_top_k(state_path, result, fingerprint)
   keep = np.isfinite(result.scores)
   return TopK(result.encodings[keep], result.scores[keep], result.std[keep], scored, next_chunk)
 
@@ -171,23 +181,36 @@ def _to_host(carry, scored: int, next_chunk: int) -> TopK:
   return TopK(enc.astype(np.int32), s.astype(np.float32), sd.astype(np.float32), scored, next_chunk)
 
 
-def save_top_k(path: str, top: TopK) -> None:
+def save_top_k(path: str, top: TopK, fingerprint: str | None = None) -> None:
   """Writes the running state atomically (npz, no pickle)."""
   buf = io.BytesIO()
   np.savez(buf, encodings=top.encodings, scores=top.scores, std=top.std,
            meta=np.frombuffer(json.dumps({"num_scored": top.num_scored,
-                                          "next_chunk": top.next_chunk}).encode(), np.uint8))
+                                          "next_chunk": top.next_chunk,
+                                          "fingerprint": fingerprint}).encode(), np.uint8))
   io_utils.atomic_write_bytes(path, buf.getvalue())
 
 
-def load_top_k(path: str) -> TopK | None:
-  """Reads a saved state (None if absent); a corrupt file is a clear error."""
+def load_top_k(path: str, *, fingerprint: str | None = None) -> TopK | None:
+  """Reads a saved state (None if absent); a corrupt file is a clear error.
+
+  Args:
+    path: the ``.npz`` state.
+    fingerprint: when given, the state must have been saved with it: a sweep
+      never continues the state of another ranker, space, chunking or k.
+  """
   if not os.path.exists(path):
     return None
   try:
     with np.load(path, allow_pickle=False) as z:
       meta = json.loads(bytes(z["meta"]).decode())
-      return TopK(z["encodings"], z["scores"], z["std"], int(meta["num_scored"]),
-                  int(meta["next_chunk"]))
-  except (OSError, ValueError, KeyError) as e:
+      top = TopK(z["encodings"], z["scores"], z["std"], int(meta["num_scored"]),
+                 int(meta["next_chunk"]))
+  except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
     raise errors.CheckpointError(f"cannot read streaming state {path}: {e}") from None
+  if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+    raise errors.CheckpointError(
+        f"{path} was written by another scoring run (other ranker, space, candidates, "
+        f"chunk size or top_k: fingerprint {meta.get('fingerprint')} != {fingerprint}); "
+        "use a fresh workdir")
+  return top

@@ -81,6 +81,8 @@ class TrainConfig:
     losses.get_loss(self.loss)
     if self.num_steps < 1 or self.batch_size < 2 or self.eval_every < 1:
       raise errors.ConfigError("num_steps >= 1, batch_size >= 2 and eval_every >= 1 are required")
+    if self.patience < 0:  # a negative patience stopped every run at its first check
+      raise errors.ConfigError(f"patience must be >= 0, got {self.patience!r}")
     if not 0.0 <= self.val_fraction < 1.0:
       raise errors.ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
     for name in ("learning_rate", "weight_decay", "tier_weight", "grad_clip"):

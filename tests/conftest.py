@@ -7,7 +7,12 @@ skip with a clear reason on machines without it.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import pathlib
+import subprocess
+import sys
 
 from hypothesis import settings
 import pytest
@@ -22,6 +27,7 @@ from jaxnas.data import paths
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NO_DATA_REASON = "shared benchmark data not found: set JAXNAS_DATA_DIR"
 
 
@@ -51,3 +57,57 @@ def nb201(data_dir):
   if not (data_dir / nb201_data.RELATIVE_PATH).is_file():
     pytest.skip(f"{NO_DATA_REASON} (no {nb201_data.RELATIVE_PATH} under {data_dir})")
   return nb201_data.load_nb201(data_dir)
+
+
+@dataclasses.dataclass
+class EntryResult:
+  rc: int
+  stdout: str
+  stderr: str
+
+
+class EntryRunner:
+  """Runs ``python -m experiments.<name> argv...`` in a forked child of one warm worker.
+
+  Same process semantics as a subprocess (fresh flags, real exit status,
+  real stdout/stderr) without ~10 s of imports per run on a loaded machine.
+  """
+
+  def __init__(self, tmp: pathlib.Path):
+    self._tmp = tmp
+    self._n = 0
+    env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
+    self._proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "entry_worker.py")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  cwd=ROOT, env=env)
+
+  def __call__(self, name: str, *argv: str) -> EntryResult:
+    self._n += 1
+    out, err = self._tmp / f"{self._n}.out", self._tmp / f"{self._n}.err"
+    self._proc.stdin.write(json.dumps({"module": f"experiments.{name}", "argv": list(argv),
+                                       "stdout": str(out), "stderr": str(err),
+                                       "cwd": ROOT}) + "\n")
+    self._proc.stdin.flush()
+    reply = json.loads(self._proc.stdout.readline())
+    return EntryResult(reply["rc"], out.read_text(), err.read_text())
+
+  def close(self):
+    self._proc.stdin.close()
+    self._proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def run_entry(tmp_path_factory):
+  """``run_entry("train_ranker", "--workdir=...", ...) -> EntryResult``."""
+  runner = EntryRunner(tmp_path_factory.mktemp("entry_io"))
+  yield runner
+  runner.close()
+
+
+def assert_one_line_error(res: EntryResult, *needles: str) -> None:
+  """A refused command: non-zero exit, one ``error:`` line on stderr, no traceback."""
+  assert res.rc != 0, (res.stdout[-2000:], res.stderr[-2000:])
+  lines = res.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr[-3000:]
+  for needle in needles:
+    assert needle in lines[0], (needle, lines[0])

@@ -1,5 +1,7 @@
 """Vmapped multi-member training: one compile, determinism, resume, early stopping."""
 
+import shutil
+
 import jax
 import numpy as np
 import pytest
@@ -72,19 +74,45 @@ def test_resume_from_checkpoint_equals_uninterrupted(trainer, tmp_path):
     np.testing.assert_array_equal(x, y)
 
 
-def test_corrupt_latest_checkpoint_falls_back(tmp_path):
-  ckpt = checkpoint.Checkpointer(tmp_path / "ckpt")
-  state = {"w": np.arange(4.0)}
-  ckpt.save(1, state, {"step": 1})
-  ckpt.save(2, {"w": np.arange(4.0) + 1}, {"step": 2})
-  # Corrupt every file of the newest step.
-  for path in (tmp_path / "ckpt" / "2").rglob("*"):
-    if path.is_file():
-      path.write_bytes(b"garbage")
-  step, restored, meta = ckpt.restore_latest(state)
-  assert step == 1 and meta == {"step": 1}
-  np.testing.assert_array_equal(restored["w"], np.arange(4.0))
-  assert (tmp_path / "ckpt" / "2").exists()  # nothing deleted
+def _damage(step_dir, how):
+  if how == "truncate":  # every file of the step cut to a few bytes
+    for path in step_dir.rglob("*"):
+      if path.is_file():
+        path.write_bytes(path.read_bytes()[:7])
+  elif how == "no_metadata":
+    (step_dir / "state" / "_METADATA").unlink()
+  elif how == "emptied":  # killed after the folder was made, before any file
+    shutil.rmtree(step_dir)
+    step_dir.mkdir()
+  elif how == "no_meta_item":
+    shutil.rmtree(step_dir / "meta")
+
+
+@pytest.mark.parametrize("how", ["truncate", "no_metadata", "no_meta_item", "emptied"])
+def test_damaged_latest_checkpoint_is_moved_aside_and_training_finishes(trainer, tmp_path, how):
+  """Issue 19 case 1: the rerun used to fail at the damaged step (StepAlreadyExistsError)."""
+  data = _data()
+  full = trainer.train(data, trainer.init_state([0, 1, 2]))
+  directory = tmp_path / "ckpt"
+  ckpt = checkpoint.Checkpointer(directory)
+  state = trainer.init_state([0, 1, 2])
+  for _ in range(2):  # saved steps 20 and 40, then "killed"
+    state, _ = trainer._segment(state, jax.device_put(data))
+    ckpt.save(int(state.step), state, {"fingerprint": "f"})
+  ckpt.close()
+  _damage(directory / "40", how)
+  rerun = checkpoint.Checkpointer(directory)
+  step, restored, _ = rerun.restore_latest(trainer.init_state([0, 1, 2]), fingerprint="f")
+  assert step == 20
+  # Training goes past the damaged step (saving it again) and ends where an
+  # uninterrupted run ends.
+  resumed = trainer.train(data, restored, checkpointer=rerun, checkpoint_every=20,
+                          meta={"fingerprint": "f"})
+  for x, y in zip(jax.tree.leaves(full.params), jax.tree.leaves(resumed.params)):
+    np.testing.assert_array_equal(x, y)
+  assert rerun.steps() == [20, 40, 60]
+  assert (directory / checkpoint.DAMAGED / "40").is_dir()  # kept for inspection
+  rerun.close()
 
 
 def test_best_params_kept_with_validation(trainer):

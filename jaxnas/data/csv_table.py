@@ -117,7 +117,13 @@ def load_csv(path: str | os.PathLike, space: base.Space, *, name: str | None = N
       except (ValueError, OverflowError):
         raise errors.BenchmarkDataError(
             f"{path}, line {lines[i]}: column {index_column!r} must hold integers, "
-            f"got {v!r}") from None
+            f"got {table_checks.shown(v)}") from None
+    first: dict[int, int] = {}
+    for i, v in enumerate(index_vals.tolist()):
+      if v in first:  # ids name rows: two rows with one id would be confused
+        raise errors.BenchmarkDataError(
+            f"{path}, line {lines[i]}: {index_column} {v} repeats line {lines[first[v]]}")
+      first[v] = i
   enc, metrics, report = table_checks.check_table(
       space, archs, cols, source=os.fspath(path), label_columns=label_columns,
       on_invalid=on_invalid, line_numbers=lines)

@@ -111,15 +111,33 @@ def load_cifar10_npz(split: str = "train", images_dir: str | os.PathLike | None 
   path = paths.images_dir(images_dir) / "cifar10" / f"{split}.npz"
   if not path.is_file():
     raise errors.ConfigError(f"CIFAR-10 file {str(path)!r} not found")
-  with np.load(path, allow_pickle=False) as f:
-    missing = [k for k in ("x", "y") if k not in f]
-    if missing:
-      raise errors.BenchmarkDataError(f"{path}: missing arrays {missing}; has {list(f.keys())}")
-    x, y = f["x"], f["y"]
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      if not hasattr(f, "files"):  # a bare .npy array, not an archive
+        raise ValueError("not an .npz archive")
+      missing = [k for k in ("x", "y") if k not in f]
+      if missing:
+        raise errors.BenchmarkDataError(f"{path}: missing arrays {missing}; has {list(f.keys())}")
+      x, y = f["x"], f["y"]
+  except errors.JaxnasError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    # Truncated or garbage files raise zipfile/numpy/OS errors of many kinds;
+    # object arrays raise ValueError (pickles are refused).
+    raise errors.BenchmarkDataError(
+        f"{path}: not a readable .npz of arrays x and y ({type(e).__name__}: "
+        f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+  if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):  # members not .npy
+    raise errors.BenchmarkDataError(f"{path}: x and y must be .npy arrays inside the .npz")
   if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] != 3 or y.shape != (x.shape[0],):
     raise errors.BenchmarkDataError(
         f"{path}: expected x uint8 [N, H, W, 3] and y [N], got x {x.dtype} {x.shape}, "
         f"y {y.shape}")
+  if not np.issubdtype(y.dtype, np.integer) or (y.size and (y.min() < 0 or y.max() >= 10)):
+    bad = y if not np.issubdtype(y.dtype, np.integer) else y[(y < 0) | (y >= 10)]
+    raise errors.BenchmarkDataError(
+        f"{path}: labels must be CIFAR-10 class ids 0..9, got {y.dtype} values such as "
+        f"{bad.ravel()[:3].tolist()}")
   return ImageSet(x, y.astype(np.int32), str(path))
 
 

@@ -57,11 +57,23 @@ class TableReport:
     return " ".join(parts)
 
 
+_MAX_SHOWN = 80  # characters of a bad cell quoted in a message (a cell can be megabytes)
+
+
+def shown(value) -> str:
+  """``repr(value)``, cut to a readable length for messages."""
+  text = repr(value) if not isinstance(value, int) or abs(value) < 10**60 else f"<{value.bit_length()}-bit integer>"
+  return text if len(text) <= _MAX_SHOWN else f"{text[:_MAX_SHOWN]}... ({len(text)} chars)"
+
+
 def _to_float(value) -> float | None:
   if value is None:
     return math.nan
   if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-    return float(value)
+    try:
+      return float(value)
+    except OverflowError:  # an int beyond float range (a JSON 10**400)
+      return None
   text = str(value).strip()
   if text == "" or text.lower() in ("nan", "na", "none", "null"):
     return math.nan
@@ -120,7 +132,9 @@ def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequen
     try:
       enc[i] = parse(a)
     except errors.InvalidArchitectureError as e:
-      problems["invalid_arch"].append((lines[i], str(e)))
+      msg = str(e)
+      problems["invalid_arch"].append(
+          (lines[i], msg if len(msg) <= 300 else f"{msg[:300]}... ({len(msg)} chars)"))
       bad[i] = True
   metrics = {}
   for name, raw in columns.items():
@@ -131,14 +145,14 @@ def check_table(space: base.Space, archs: Sequence, columns: Mapping[str, Sequen
     for i, v in enumerate(raw):
       f = _to_float(v)
       if f is None:
-        problems["non_numeric"].append((lines[i], f"column {name!r} holds {v!r}"))
+        problems["non_numeric"].append((lines[i], f"column {name!r} holds {shown(v)}"))
         bad[i] = True
         f = math.nan
       vals[i] = f
     if name in label_columns:
       for i in np.nonzero(~np.isfinite(vals) & ~bad)[0]:
         problems["non_finite_label"].append(
-            (lines[i], f"label {name!r} is {raw[i]!r}"))
+            (lines[i], f"label {name!r} is {shown(raw[i])}"))
         bad[i] = True
     metrics[name] = vals
   # Duplicates among the parsable rows: first occurrence wins.

@@ -7,7 +7,9 @@ evaluated. After every batch it records each *newly* evaluated architecture
 ``checkpoint_path``, atomically rewrites one JSON file holding the searcher's
 state, the evaluator's state and the trajectory. Called again with the same
 path, it resumes from there and produces exactly the trajectory an
-uninterrupted run would have.
+uninterrupted run would have. The state records a fingerprint of the search's
+settings; a state saved under another fingerprint (another budget, round
+size, target...) is refused rather than continued.
 
 Wall time is split into the searcher's own work (training rankers, scoring
 pools, sampling: free for the budget but reported) and the evaluator's.
@@ -24,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.search import base
@@ -69,7 +72,8 @@ def run_search(searcher: base.Searcher, evaluator: base.Evaluator, budget: int, 
                batch_size: int | None = None, checkpoint_path: str | None = None,
                stop: Callable[[list[dict]], bool] | None = None,
                log: Callable[[str], None] | None = None,
-               max_batches: int | None = None) -> SearchResult:
+               max_batches: int | None = None,
+               fingerprint: str | None = None) -> SearchResult:
   """Searches until ``budget`` distinct architectures have been evaluated.
 
   Args:
@@ -82,30 +86,39 @@ def run_search(searcher: base.Searcher, evaluator: base.Evaluator, budget: int, 
     log: progress callback (one line per batch).
     max_batches: stop after this many batches in this call (for tests that
       simulate an interruption); the checkpoint is written as usual.
+    fingerprint: the settings' :func:`jaxnas.io_utils.fingerprint`, stored in
+      the checkpoint; resuming a checkpoint with another one is an error.
 
   Returns:
     :class:`SearchResult` over the whole search (resumed part included).
   """
-  if not isinstance(budget, (int, np.integer)) or budget < 1:
-    raise errors.ConfigError(f"budget must be a positive int, got {budget!r}")
-  bs = int(batch_size or searcher.batch_size)
-  if bs < 1:
-    raise errors.ConfigError(f"batch_size must be >= 1, got {bs!r}")
+  budget = config_checks.check_int("budget", budget)
+  bs = config_checks.check_int("batch_size", batch_size or searcher.batch_size)
   trajectory: list[dict] = []
   searcher_s = evaluator_s = 0.0
   resumed_at = 0
   if checkpoint_path and os.path.exists(checkpoint_path):
     state = _read_state(checkpoint_path)
-    searcher.load_state_dict(state["searcher"])
-    evaluator.load_state_dict(state["evaluator"])
-    trajectory = state["trajectory"]
+    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+      raise errors.CheckpointError(
+          f"{checkpoint_path} holds a search with other settings (fingerprint "
+          f"{state.get('fingerprint')} != {fingerprint}); use a fresh workdir")
+    try:
+      searcher.load_state_dict(state["searcher"])
+      evaluator.load_state_dict(state["evaluator"])
+      trajectory = state["trajectory"]
+      searcher_s, evaluator_s = float(state["searcher_s"]), float(state["evaluator_s"])
+      best = max((float(r["score"]) for r in trajectory), default=-np.inf)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+      raise errors.CheckpointError(
+          f"{checkpoint_path}: malformed search state ({type(e).__name__}: {e})") from None
     if evaluator.num_evaluations != len(trajectory):
       raise errors.CheckpointError(
           f"{checkpoint_path}: evaluator state counts {evaluator.num_evaluations} evaluations, "
           f"the trajectory {len(trajectory)}")
-    searcher_s, evaluator_s = state["searcher_s"], state["evaluator_s"]
     resumed_at = len(trajectory)
-  best = max((r["score"] for r in trajectory), default=-np.inf)
+  else:
+    best = -np.inf
   batches = 0
   while evaluator.num_evaluations < budget:
     if stop is not None and stop(trajectory):
@@ -138,7 +151,8 @@ def run_search(searcher: base.Searcher, evaluator: base.Evaluator, budget: int, 
                          "evaluator_s": round(evaluator_s, 4)})
     batches += 1
     if checkpoint_path:
-      _write_state(checkpoint_path, searcher, evaluator, trajectory, searcher_s, evaluator_s)
+      _write_state(checkpoint_path, searcher, evaluator, trajectory, searcher_s, evaluator_s,
+                   fingerprint)
     if log:
       log(f"{searcher.name} seed {searcher.seed}: {evaluator.num_evaluations}/{budget} evaluated, "
           f"best {best:.4f}, searcher {searcher_s:.1f}s")
@@ -153,9 +167,10 @@ def run_search(searcher: base.Searcher, evaluator: base.Evaluator, budget: int, 
 
 
 def _write_state(path: str, searcher: base.Searcher, evaluator: base.Evaluator,
-                 trajectory: list[dict], searcher_s: float, evaluator_s: float) -> None:
+                 trajectory: list[dict], searcher_s: float, evaluator_s: float,
+                 fingerprint: str | None) -> None:
   io_utils.atomic_write_json(path, {
-      "version": STATE_VERSION, "searcher": searcher.state_dict(),
+      "version": STATE_VERSION, "fingerprint": fingerprint, "searcher": searcher.state_dict(),
       "evaluator": evaluator.state_dict(), "trajectory": trajectory,
       "searcher_s": searcher_s, "evaluator_s": evaluator_s})
 
@@ -164,8 +179,10 @@ def _read_state(path: str) -> dict:
   try:
     with open(path, encoding="utf-8") as f:
       state = json.load(f)
-  except (OSError, json.JSONDecodeError) as e:
+  except (OSError, ValueError) as e:
     raise errors.CheckpointError(f"cannot read search state {path!r}: {e}") from None
+  if not isinstance(state, dict) or not isinstance(state.get("trajectory"), list):
+    raise errors.CheckpointError(f"{path!r} is not a search state (no trajectory list)")
   if state.get("version") != STATE_VERSION:
     raise errors.CheckpointError(
         f"{path!r} has search-state version {state.get('version')!r}, expected {STATE_VERSION}")
