@@ -1,8 +1,9 @@
-"""Metrics against scipy (the oracle) and hand-computed examples."""
+"""Metrics against scipy and rax (the oracles), their numpy twins and hand-computed examples."""
 
 import jax
 import numpy as np
 import pytest
+import rax
 from scipy import stats
 
 from jaxnas import metrics
@@ -107,7 +108,6 @@ def test_jax_top_k_metrics_where_vmap_and_batch_dims():
 
 
 def test_jax_top_k_metrics_match_rax():
-  rax = pytest.importorskip("rax")
   x, y = _lists(25, False, batch=(4,))
   w = RNG.random((4, 25)) > 0.3
   k = 6
