@@ -26,6 +26,8 @@ from jax.sharding import PartitionSpec as P
 from jaxnas import graphs as graphs_lib
 from jaxnas import train
 
+__all__ = ["AXIS", "initialize_multihost", "local_to_global", "make_mesh", "sharded_score"]
+
 AXIS = "batch"
 
 

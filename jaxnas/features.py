@@ -12,6 +12,8 @@ import numpy as np
 
 from jaxnas.spaces import base
 
+__all__ = ["cost_features", "standardize"]
+
 
 def cost_features(space: base.Space, encodings: base.Encodings) -> np.ndarray:
   """Raw cost features ``[N, G]`` (log params, log FLOPs) or ``[N, 0]``.

@@ -11,6 +11,11 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+__all__ = [
+    "append_jsonl", "atomic_write_bytes", "atomic_write_csv", "atomic_write_json",
+    "atomic_write_text", "read_jsonl",
+]
+
 
 def _json_default(x):
   if isinstance(x, np.ndarray):

@@ -19,6 +19,8 @@ from jaxnas.data import csv_table
 from jaxnas.data import paths
 from jaxnas.spaces import nb201 as nb201_space
 
+__all__ = ["RELATIVE_PATH", "export_nats_api", "load_nb201"]
+
 RELATIVE_PATH = os.path.join("nb201", "nb201.csv")
 
 

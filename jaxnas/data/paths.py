@@ -12,6 +12,8 @@ import pathlib
 
 from jaxnas import errors
 
+__all__ = ["ENV_VAR", "IMAGES_ENV_VAR", "data_dir", "data_file", "images_dir"]
+
 ENV_VAR = "JAXNAS_DATA_DIR"
 IMAGES_ENV_VAR = "JAXNAS_IMAGES_DIR"
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
