@@ -486,7 +486,8 @@ def test_load_benchmark_registry(tmp_path):
     registry.load_benchmark("")
   with pytest.raises(errors.ConfigError, match="does not exist"):
     registry.load_benchmark("nb201", data_dir=tmp_path / "nowhere")
-  with pytest.raises(errors.ConfigError, match="not found"):
+  # A missing NB201 table says where one comes from (the NATS-Bench exporter).
+  with pytest.raises(errors.ConfigError, match=r"nb201.csv' not found; .*NATS-Bench.*export_nats_api"):
     registry.load_benchmark("nb201", data_dir=tmp_path / "nb201")
   with pytest.raises(errors.ConfigError, match="--target"):
     registry.default_target("mystery")
@@ -508,6 +509,8 @@ def test_data_paths(tmp_path, monkeypatch):
   assert paths.data_dir(required=False) is None
   with pytest.raises(errors.ConfigError, match=paths.ENV_VAR):
     paths.data_dir()
+  with pytest.raises(errors.ConfigError, match=r"no benchmark data directory.*; .*export_nats_api"):
+    registry.load_benchmark("nb201")
 
 
 # =============================================================== io_utils
