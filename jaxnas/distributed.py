@@ -28,6 +28,8 @@ from jaxnas import errors
 from jaxnas import graphs as graphs_lib
 from jaxnas import train
 
+__all__ = ["AXIS", "initialize_multihost", "local_to_global", "make_mesh", "sharded_score"]
+
 AXIS = "batch"
 
 

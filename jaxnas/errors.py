@@ -8,6 +8,12 @@ value and, where known, where it came from (file, row, column).
 
 from __future__ import annotations
 
+__all__ = [
+    "BenchmarkDataError", "CheckpointError", "ConfigError", "CycleError", "DisconnectedError",
+    "InvalidArchitectureError", "JaxnasError", "OutOfDomainError", "QueryBudgetExceededError",
+    "TooManyEdgesError", "UnknownOpError", "WrongLengthError",
+]
+
 
 class JaxnasError(ValueError):
   """Base class of all jaxnas input errors."""

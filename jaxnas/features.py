@@ -20,6 +20,8 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
+__all__ = ["cost_features", "standardize"]
+
 
 def _space_cost_methods(space: base.Space) -> list[str]:
   if not getattr(space, "cost_known", True):

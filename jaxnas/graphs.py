@@ -32,6 +32,10 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
+__all__ = [
+    "GraphArrays", "GraphTemplate", "batch_encodings", "encode", "template_for", "to_graphs_tuple",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class GraphTemplate:

@@ -17,6 +17,12 @@ import numpy as np
 
 from jaxnas import errors
 
+__all__ = [
+    "append_jsonl", "atomic_write_bytes", "atomic_write_csv", "atomic_write_json",
+    "atomic_write_text", "claim_config_json", "claim_workdir", "fingerprint",
+    "fingerprint_files", "read_jsonl",
+]
+
 
 def _json_default(x):
   if isinstance(x, np.ndarray):

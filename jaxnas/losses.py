@@ -26,6 +26,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+__all__ = [
+    "RANKING_LOSSES", "get_loss", "lambdarank_loss", "mse_loss", "pairwise_hinge_loss",
+    "pairwise_logistic_loss", "quantile_tiers", "rank_relevance", "softmax_loss",
+    "tier_cross_entropy",
+]
+
 Array = jax.Array
 
 

@@ -19,8 +19,9 @@ Encoders:
   + W_out sum_out(h)`` (Xu et al., ICLR 2019), more expressive for counting ops.
 
 Both use layer norm, ReLU and residual connections. Models are pure functions
-of their parameters through :func:`split` / :func:`apply`, so ensembles are
-``jax.vmap`` over a stacked parameter axis.
+of their parameters: :func:`create_model` returns ``(graphdef, params)``
+(``nnx.split``), :func:`init_params` stacks M members' parameters on axis 0 and
+:func:`apply` runs one member, so ensembles are ``jax.vmap`` over that axis.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ from flax import nnx
 from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import graphs as graphs_lib
+
+__all__ = [
+    "ENCODERS", "GraphEncoder", "MessagePassing", "ModelConfig", "Ranker", "apply",
+    "create_model", "init_params",
+]
 
 ENCODERS = ("gcn", "gin")
 

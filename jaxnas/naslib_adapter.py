@@ -9,11 +9,16 @@ returned values with the truth. :class:`JaxnasPredictor` plugs jaxnas's ranker
     predictor.fit(xtrain, ytrain)
     scores = predictor.query(xtest)          # [n] higher = better
     mean, std = predictor.query_with_std(xtest)
+    top = predictor.top_k(100)               # stream the whole space, keep the best 100
+    predictor.save("runs/my_ranker")         # orbax, via jaxnas.ranker_export
+    again = JaxnasPredictor.load("runs/my_ranker")
 
 Architectures may be given as the space's strings, int encodings, and for
 NB201 also NASLib 6-tuples (or their string form) and NNI dicts. ``query``
 returns ranking *scores* (standardised, ensemble-averaged), not accuracies:
 NASLib's metrics (Kendall tau, Spearman, precision@k) only use their order.
+A saved predictor is the same export that ``experiments.train_ranker`` writes to
+``<workdir>/ranker/``, so ``experiments.score --ranker=DIR`` streams it too.
 """
 
 from __future__ import annotations
@@ -27,8 +32,13 @@ from jaxnas import errors
 from jaxnas import features
 from jaxnas import graphs as graphs_lib
 from jaxnas import models
+from jaxnas import ranker_export
 from jaxnas import spaces
+from jaxnas import streaming
 from jaxnas import train
+from jaxnas import types
+
+__all__ = ["JaxnasPredictor"]
 
 
 class JaxnasPredictor:
@@ -56,9 +66,7 @@ class JaxnasPredictor:
     self.ensemble_size = ensemble_size
     self.seed = seed
     self.use_cost_features = use_cost_features
-    self._trainer: train.RankerTrainer | None = None
-    self._params = None
-    self._feature_ref: np.ndarray | None = None
+    self._ranker: ranker_export.LoadedRanker | None = None  # set by fit() or load()
 
   # ----------------------------------------------------------- conversion
   def encode(self, archs: Sequence) -> np.ndarray:
@@ -84,12 +92,7 @@ class JaxnasPredictor:
     return self.space.validate(np.asarray(arch))
 
   def _globals(self, enc: np.ndarray) -> np.ndarray | None:
-    if not self.use_cost_features:
-      return None
-    raw = features.cost_features(self.space, enc)
-    if raw.shape[1] == 0:
-      return None
-    return features.standardize(raw, self._feature_ref)
+    return None if self._ranker is None else self._ranker.globals_fn(enc)
 
   # ----------------------------------------------------------- NASLib API
   def fit(self, xtrain: Sequence, ytrain: Sequence[float], train_info=None) -> "JaxnasPredictor":
@@ -102,33 +105,114 @@ class JaxnasPredictor:
     if not np.all(np.isfinite(y)):
       raise errors.BenchmarkDataError(f"{int(np.sum(~np.isfinite(y)))} labels are NaN/inf")
     raw = features.cost_features(self.space, enc)
-    self._feature_ref = raw if raw.shape[1] else None
-    glob = self._globals(enc)
+    use_features = self.use_cost_features and raw.shape[1] > 0
+    # Features are z-scored with the training archs' statistics (no labels used).
+    feature_mean = raw.mean(axis=0) if use_features else None
+    feature_std = raw.std(axis=0) + 1e-8 if use_features else None
+    glob = ((raw - feature_mean) / feature_std).astype(np.float32) if use_features else None
     mc = dataclasses.replace(self.model_config, num_globals=0 if glob is None else glob.shape[1])
-    self._trainer = train.RankerTrainer(self.space, enc, mc, self.train_config, pool_globals=glob)
+    trainer = train.RankerTrainer(self.space, enc, mc, self.train_config, pool_globals=glob)
     seeds = [self.seed * 1000 + k for k in range(self.ensemble_size)]
     data = train.make_member_data([np.arange(enc.shape[0])] * self.ensemble_size,
                                   [y] * self.ensemble_size, seeds,
                                   val_fraction=self.train_config.val_fraction,
                                   num_tiers=mc.num_tiers)
-    state = self._trainer.train(data, self._trainer.init_state(seeds))
-    self._params = self._trainer.final_params(state, data)
+    state = trainer.train(data, trainer.init_state(seeds))
+    params = trainer.final_params(state, data)
+    # Each member's scores are standardised with its own statistics on the
+    # training archs, so scores of different query calls are comparable.
+    pool = trainer.score(params)  # [M, n]
+    self._ranker = ranker_export.LoadedRanker(
+        self.space, self.space.spec or "", mc, trainer.graphdef, params,
+        feature_mean=None if feature_mean is None else feature_mean.astype(np.float32),
+        feature_std=None if feature_std is None else feature_std.astype(np.float32),
+        score_mean=pool.mean(axis=1).astype(np.float32),
+        score_std=(pool.std(axis=1) + 1e-8).astype(np.float32))
     return self
+
+  def _fitted(self) -> ranker_export.LoadedRanker:
+    if self._ranker is None:
+      raise errors.ConfigError("call fit() (or JaxnasPredictor.load) before querying")
+    return self._ranker
 
   def query_with_std(self, xtest: Sequence, info=None) -> tuple[np.ndarray, np.ndarray]:
     """Ensemble mean and std of standardised scores, each ``[n]``."""
     del info
-    if self._trainer is None:
-      raise errors.ConfigError("call fit() before query()")
+    ranker = self._fitted()
     enc = self.encode(xtest)
     arrays = graphs_lib.encode(self.space, enc, self._globals(enc))
-    raw = train.score_arrays(self._trainer.graphdef, self._params, self._trainer.template, arrays)
-    # Standardise each member with its own statistics on the training pool, so
-    # scores of different query calls are comparable.
-    pool = self._trainer.score(self._params)
-    z = (raw - pool.mean(axis=1, keepdims=True)) / (pool.std(axis=1, keepdims=True) + 1e-8)
+    raw = train.score_arrays(ranker.graphdef, ranker.params, graphs_lib.template_for(self.space),
+                             arrays)
+    z = (raw - ranker.score_mean[:, None]) / ranker.score_std[:, None]
     return z.mean(axis=0), z.std(axis=0)
 
   def query(self, xtest: Sequence, info=None) -> np.ndarray:
     """Scores ``[n]`` (higher = predicted better)."""
     return self.query_with_std(xtest, info)[0]
+
+  # ----------------------------------------------------------- beyond NASLib
+  def top_k(self, k: int, *, num_candidates: int | None = None, chunk_size: int = 4096,
+            seed: int = 0, state_path: str | None = None) -> streaming.TopK:
+    """The ``k`` best-scored architectures of the whole space, streamed.
+
+    Chunks of ``chunk_size`` candidates are scored in one jitted call each and
+    merged into a top-k kept on device (:func:`jaxnas.stream_top_k`), so memory
+    stays flat however large the space is.
+
+    Args:
+      k: candidates to keep.
+      num_candidates: None scores every architecture of a finite space;
+        otherwise this many seeded uniform samples (needed for infinite or
+        huge spaces; may repeat architectures).
+      chunk_size: candidates per jitted call.
+      seed: seed of the samples when ``num_candidates`` is set.
+      state_path: optional ``.npz`` of the running state (resumable sweeps).
+
+    Returns:
+      A :class:`jaxnas.streaming.TopK`: ``encodings [k, D]``, ``scores [k]``
+      (best first, the scale of :meth:`query`), ``std [k]``.
+    """
+    ranker = self._fitted()
+    if num_candidates is None:
+      if not self.space.is_finite_enumerable:
+        raise errors.ConfigError(f"{self.space.name} is too large to enumerate; pass num_candidates")
+      chunks = streaming.exhaustive_chunks(self.space, chunk_size)
+      total = self.space.num_combinations
+    else:
+      chunks = streaming.sampled_chunks(self.space, chunk_size, num_candidates, seed=seed)
+      total = num_candidates
+    return streaming.stream_top_k(
+        self.space, ranker.graphdef, ranker.params, chunks, chunk_size=chunk_size, top_k=k,
+        score_norm=(ranker.score_mean, ranker.score_std), globals_fn=ranker.globals_fn,
+        state_path=state_path, total=total, sub_chunk=min(1024, chunk_size))
+
+  @property
+  def params(self) -> types.RankerParams:
+    """The fitted members' parameters, stacked on axis 0."""
+    return self._fitted().params
+
+  def save(self, directory: str) -> None:
+    """Writes the fitted ranker to ``directory`` (orbax; replaces an earlier save atomically).
+
+    The format is :func:`jaxnas.ranker_export.export_ranker`'s, the one
+    ``experiments.train_ranker`` writes and ``experiments.score`` reads.
+    """
+    ranker = self._fitted()
+    if not self.space.spec:
+      raise errors.ConfigError(
+          "saving needs a space built from a spec string (jaxnas.spaces.get_space) so that "
+          "load() can rebuild it")
+    ranker_export.export_ranker(
+        directory, space_spec=self.space.spec, model_config=ranker.model_config,
+        params=ranker.params, feature_mean=ranker.feature_mean, feature_std=ranker.feature_std,
+        score_mean=ranker.score_mean, score_std=ranker.score_std)
+
+  @classmethod
+  def load(cls, directory: str) -> "JaxnasPredictor":
+    """A predictor ready to query, from :meth:`save` or a train_ranker workdir."""
+    ranker = ranker_export.load_ranker(directory)
+    predictor = cls(ranker.space, model_config=ranker.model_config,
+                    ensemble_size=ranker.num_members,
+                    use_cost_features=ranker.feature_mean is not None)
+    predictor._ranker = ranker  # pylint: disable=protected-access
+    return predictor

@@ -15,6 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
+__all__ = ["lines", "scatter"]
+
 
 def scatter(path: str, predicted: np.ndarray, true: np.ndarray, *, title: str,
             xlabel: str = "predicted score", ylabel: str = "true accuracy") -> None:

@@ -57,6 +57,11 @@ from jaxnas import train as train_lib
 from jaxnas.evaluate import weak_labels as weak_lib
 from jaxnas.spaces import base
 
+__all__ = [
+    "MODES", "Plan", "PretrainConfig", "USES", "columns_for", "combine_hooks", "prepare",
+    "pretrain_state",
+]
+
 MODES = ("none", "zero_cost", "supernet")
 USES = ("pretrain", "features", "both")
 

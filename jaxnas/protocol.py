@@ -45,6 +45,12 @@ from jaxnas import train
 from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.data import registry
 
+__all__ = [
+    "LoadedBenchmark", "MemberSpec", "RunConfig", "evaluate", "fit_and_score", "library_versions",
+    "load_for_ranking", "markdown_table", "member_specs", "pool_features", "summarize", "sweep",
+    "train_and_evaluate",
+]
+
 Log = Callable[[str], None]
 
 

@@ -21,6 +21,9 @@ from jaxnas import features
 from jaxnas import graphs as graphs_lib
 from jaxnas import models
 from jaxnas import spaces
+from jaxnas import types
+
+__all__ = ["LoadedRanker", "export_ranker", "load_ranker"]
 
 
 @dataclasses.dataclass
@@ -30,8 +33,8 @@ class LoadedRanker:
   space: spaces.Space
   space_spec: str
   model_config: models.ModelConfig
-  graphdef: object
-  params: object
+  graphdef: types.RankerGraphDef
+  params: types.RankerParams  # M members stacked on axis 0
   feature_mean: np.ndarray | None  # [G]
   feature_std: np.ndarray | None  # [G]
   score_mean: np.ndarray  # [M]
@@ -66,8 +69,9 @@ class LoadedRanker:
     return ((raw - self.feature_mean) / self.feature_std).astype(np.float32)
 
 
-def export_ranker(directory: str, *, space_spec: str, model_config: models.ModelConfig, params,
-                  feature_mean=None, feature_std=None, score_mean, score_std) -> None:
+def export_ranker(directory: str, *, space_spec: str, model_config: models.ModelConfig,
+                  params: types.RankerParams, feature_mean=None, feature_std=None, score_mean,
+                  score_std) -> None:
   """Writes the ranker to ``directory``, replacing an earlier export atomically.
 
   The new export is written beside the old one and swapped in by renames, so a

@@ -30,7 +30,12 @@ from jaxnas import errors
 from jaxnas import graphs as graphs_lib
 from jaxnas import io_utils
 from jaxnas import train
+from jaxnas import types
 from jaxnas.spaces import base
+
+__all__ = [
+    "TopK", "exhaustive_chunks", "load_top_k", "sampled_chunks", "save_top_k", "stream_top_k",
+]
 
 
 @dataclasses.dataclass
@@ -90,7 +95,8 @@ def _merge_step(carry, graphdef, params, norm, template, arrays, enc, valid, k, 
   return best, all_std[idx], all_enc[idx]
 
 
-def stream_top_k(space: base.Space, graphdef, params, chunks: Iterator[tuple[int, np.ndarray]], *,
+def stream_top_k(space: base.Space, graphdef: types.RankerGraphDef, params: types.RankerParams,
+                 chunks: Iterator[tuple[int, np.ndarray]], *,
                  chunk_size: int, top_k: int, score_norm: tuple[np.ndarray, np.ndarray] | None = None,
                  globals_fn: Callable[[np.ndarray], np.ndarray | None] | None = None,
                  resume: TopK | None = None, state_path: str | None = None,

@@ -39,7 +39,13 @@ from jaxnas import graphs as graphs_lib
 from jaxnas import losses
 from jaxnas import metrics
 from jaxnas import models
+from jaxnas import types
 from jaxnas.spaces import base
+
+__all__ = [
+    "MemberData", "RankerTrainer", "TrainConfig", "TrainState", "make_member_data",
+    "member_scores", "score_arrays",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,9 +130,9 @@ class MemberData:
 class TrainState:
   """Everything a run needs to resume (leading axis M except ``step``)."""
 
-  params: object
-  opt_state: object
-  best_params: object
+  params: types.RankerParams
+  opt_state: optax.OptState
+  best_params: types.RankerParams
   best_val: jax.Array  # float32 [M]
   bad_checks: jax.Array  # int32 [M]
   key_data: jax.Array  # uint32 [M, ...] raw PRNG keys
@@ -393,7 +399,8 @@ def _member_group_size(m: int, bytes_per_member: int, budget: int | None = None)
   return max(d for d in range(1, m + 1) if m % d == 0 and d <= cap)
 
 
-def score_arrays(graphdef, params, template: graphs_lib.GraphTemplate,
+def score_arrays(graphdef: types.RankerGraphDef, params: types.RankerParams,
+                 template: graphs_lib.GraphTemplate,
                  arrays: graphs_lib.GraphArrays, *, chunk: int = 1024) -> np.ndarray:
   """Scores ``[M, N]`` of arbitrary architectures' graph arrays by M rankers.
 
@@ -411,7 +418,8 @@ def _score_arrays_jit(graphdef, params, template, arrays, chunk):
   return member_scores(graphdef, params, template, arrays, chunk)
 
 
-def member_scores(graphdef, params, template: graphs_lib.GraphTemplate,
+def member_scores(graphdef: types.RankerGraphDef, params: types.RankerParams,
+                  template: graphs_lib.GraphTemplate,
                   arrays: graphs_lib.GraphArrays, chunk: int) -> jax.Array:
   """Traceable scoring core: ``[M, N]`` scores of N graphs (N a multiple of chunk).
 

@@ -23,8 +23,9 @@ from jaxnas.data import paths
 from jaxnas.data import registry
 from jaxnas.data import table_checks
 
+import nb201_oracle  # tests/nb201_oracle.py
+
 NB201 = spaces.NB201Space()
-OPS = NB201.ops
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 # Four NB201 cells; A and A_DEAD are isomorphic (2<-1 hangs off node 1, which
 # gets no input), so they differ only on a dead edge.
@@ -34,25 +35,6 @@ B = "|nor_conv_1x1~0|+|none~0|none~1|+|nor_conv_1x1~0|skip_connect~1|none~2|"
 C = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|nor_conv_3x3~2|"
 D = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
 BAD_ARCH = "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-
-
-def _nb201_unique_str(enc):
-  """NB201's ``Structure.to_unique_str(consider_zero=True)`` (skip = identity)."""
-  nodes = {0: "0"}
-  k = 0
-  for j in range(1, 4):
-    terms = []
-    for i in range(j):
-      op = OPS[enc[k]]
-      k += 1
-      if op == "none" or nodes[i] == "#":
-        terms.append("#")
-      elif op == "skip_connect":
-        terms.append(nodes[i])
-      else:
-        terms.append(f"({nodes[i]})@{op}")
-    nodes[j] = "+".join(sorted(terms))
-  return nodes[3]
 
 
 def _small(archs=(A, B, C, D), **metrics):
@@ -175,7 +157,7 @@ def test_params_match_the_table(nb201):
   assert bad.size <= 250, bad.size
   assert np.mean(np.abs(ours - table) <= 1e-6) >= 0.98
   classes = collections.defaultdict(list)
-  keys = [_nb201_unique_str(e) for e in nb201.encodings]
+  keys = [nb201_oracle.nb201_unique_str(e) for e in nb201.encodings]
   for r, k in enumerate(keys):
     classes[k].append(r)
   exact = set(np.round(ours, 6).tolist())
@@ -504,7 +486,8 @@ def test_load_benchmark_registry(tmp_path):
     registry.load_benchmark("")
   with pytest.raises(errors.ConfigError, match="does not exist"):
     registry.load_benchmark("nb201", data_dir=tmp_path / "nowhere")
-  with pytest.raises(errors.ConfigError, match="not found"):
+  # A missing NB201 table says where one comes from (the NATS-Bench exporter).
+  with pytest.raises(errors.ConfigError, match=r"nb201.csv' not found; .*NATS-Bench.*export_nats_api"):
     registry.load_benchmark("nb201", data_dir=tmp_path / "nb201")
   with pytest.raises(errors.ConfigError, match="--target"):
     registry.default_target("mystery")
@@ -526,6 +509,8 @@ def test_data_paths(tmp_path, monkeypatch):
   assert paths.data_dir(required=False) is None
   with pytest.raises(errors.ConfigError, match=paths.ENV_VAR):
     paths.data_dir()
+  with pytest.raises(errors.ConfigError, match=r"no benchmark data directory.*; .*export_nats_api"):
+    registry.load_benchmark("nb201")
 
 
 # =============================================================== io_utils

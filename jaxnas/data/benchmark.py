@@ -18,6 +18,8 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
+__all__ = ["Benchmark", "QueryOracle", "encoding_keys", "from_strings"]
+
 
 def encoding_keys(space: base.Space, encodings: base.Encodings) -> np.ndarray:
   """Mixed-radix integer key ``[N]`` (int64) of each encoding ``[N, D]``.

@@ -18,6 +18,8 @@ from jaxnas.data import benchmark
 from jaxnas.data import table_checks
 from jaxnas.spaces import base
 
+__all__ = ["load_csv", "read_csv_columns", "read_csv_table", "write_csv"]
+
 
 def read_csv_columns(path: str | os.PathLike, *, required: Sequence[str] = ()) -> dict[str, list[str]]:
   """Reads a CSV with a header into ``{column: [values]}``.

@@ -45,6 +45,8 @@ from jaxnas.data import benchmark
 from jaxnas.data import table_checks
 from jaxnas.spaces import registry
 
+__all__ = ["COLUMNS", "DATASETS", "LABEL_COLUMNS", "bench_path", "load_nasbench_graph"]
+
 DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv",
             "proteins")
 # Our column name -> the wheel's field name.

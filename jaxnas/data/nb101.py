@@ -29,6 +29,8 @@ from jaxnas.data import paths
 from jaxnas.data import table_checks
 from jaxnas.spaces import nb101 as nb101_space
 
+__all__ = ["LABEL_COLUMN", "RELATIVE_PATH", "load_nb101", "read_jsonl_specs"]
+
 RELATIVE_PATH = os.path.join("nb101", "nb101_subset.jsonl")
 LABEL_COLUMN = "val_accuracy"
 _SPEC_KEYS = ("matrix", "ops")

@@ -19,6 +19,13 @@ from jaxnas.data import csv_table
 from jaxnas.data import paths
 from jaxnas.spaces import nb201 as nb201_space
 
+__all__ = ["RELATIVE_PATH", "SOURCE", "export_nats_api", "load_nb201"]
+
+# Where nb201.csv comes from, for the error a user without it sees.
+SOURCE = ("write it from the official NATS-Bench API (topology search space, "
+          "https://github.com/D-X-Y/NATS-Bench) with "
+          "jaxnas.data.nb201.export_nats_api(nats_bench.create(PATH, 'tss'), "
+          "'<data_dir>/nb201/nb201.csv')")
 RELATIVE_PATH = os.path.join("nb201", "nb201.csv")
 
 
@@ -31,7 +38,7 @@ def load_nb201(data_dir: str | os.PathLike | None = None, *, path: str | os.Path
     path: explicit CSV path (overrides ``data_dir``).
     on_invalid: ``"raise"`` or ``"drop"`` for malformed rows.
   """
-  path = path or paths.data_file(RELATIVE_PATH, data_dir)
+  path = path or paths.data_file(RELATIVE_PATH, data_dir, source=SOURCE)
   return csv_table.load_csv(path, nb201_space.NB201Space(), name="nb201",
                             index_column="index", on_invalid=on_invalid)
 

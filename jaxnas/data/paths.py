@@ -12,6 +12,8 @@ import pathlib
 
 from jaxnas import errors
 
+__all__ = ["ENV_VAR", "IMAGES_ENV_VAR", "data_dir", "data_file", "images_dir"]
+
 ENV_VAR = "JAXNAS_DATA_DIR"
 IMAGES_ENV_VAR = "JAXNAS_IMAGES_DIR"
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -60,9 +62,21 @@ def images_dir(explicit: str | os.PathLike | None = None, *, required: bool = Tr
   return None
 
 
-def data_file(relative: str, explicit_dir: str | os.PathLike | None = None) -> pathlib.Path:
-  """A file inside the data folder, with a clear error when it is absent."""
-  path = data_dir(explicit_dir) / relative
+def data_file(relative: str, explicit_dir: str | os.PathLike | None = None, *,
+              source: str = "") -> pathlib.Path:
+  """A file inside the data folder, with a clear error when it is absent.
+
+  Args:
+    relative: path inside the data folder, e.g. ``nb201/nb201.csv``.
+    explicit_dir: the data folder given by the user (default: :func:`data_dir`).
+    source: where such a file comes from, appended to both errors (no folder,
+      no file) so that a new user learns how to get the data.
+  """
+  hint = f"; {source}" if source else ""
+  try:
+    path = data_dir(explicit_dir) / relative
+  except errors.ConfigError as e:
+    raise errors.ConfigError(f"{e}{hint}") from None
   if not path.is_file():
-    raise errors.ConfigError(f"benchmark file {str(path)!r} not found")
+    raise errors.ConfigError(f"benchmark file {str(path)!r} not found{hint}")
   return path

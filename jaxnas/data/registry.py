@@ -14,6 +14,8 @@ from jaxnas import spaces
 from jaxnas.data import benchmark
 from jaxnas.data import csv_table
 
+__all__ = ["DEFAULT_TARGETS", "default_target", "load_benchmark"]
+
 # Default target column of each benchmark (what a ranker predicts).
 DEFAULT_TARGETS = {"nb201": "cifar10_test", "nb101": "val_accuracy", "nasbench_graph": "perf"}
 

@@ -21,13 +21,17 @@ from jaxnas.spaces.base import Encodings
 from jaxnas.spaces.base import Space
 from jaxnas.spaces.base import iterate_chunks
 from jaxnas.spaces.base import one_hot
+from jaxnas.spaces.base import sample_distinct
 from jaxnas.spaces.cell import CellSpace
 from jaxnas.spaces.cell import CompleteDAGSpace
 from jaxnas.spaces.chain import ChainSpace
+from jaxnas.spaces.nasbench_graph import NasBenchGraphSpace
+from jaxnas.spaces.nb101 import NB101Space
 from jaxnas.spaces.nb201 import NB201Space
 from jaxnas.spaces.registry import get_space
 
 __all__ = [
     "CellSpace", "ChainSpace", "CompleteDAGSpace", "DenseGraphs", "Encoding", "Encodings",
-    "NB201Space", "Space", "get_space", "iterate_chunks", "one_hot",
+    "NB101Space", "NB201Space", "NasBenchGraphSpace", "Space", "get_space", "iterate_chunks",
+    "one_hot", "sample_distinct",
 ]
