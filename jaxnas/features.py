@@ -20,7 +20,7 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
-__all__ = ["cost_features", "standardize"]
+__all__ = ["cost_feature_names", "cost_features", "describe", "standardize"]
 
 
 def _space_cost_methods(space: base.Space) -> list[str]:
@@ -82,3 +82,15 @@ def describe(space: base.Space, use_cost_features: bool = True) -> dict:
   node = list(getattr(space, "node_feature_names", ()))
   return {"node_ops": f"categorical id among {len(space.node_vocab)}",
           "node_features": node, "cost_features": names, "cost_note": note}
+
+
+def standardize(features: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+  """Z-scores columns with the mean/std of ``reference`` (default: itself).
+
+  The reference is an unlabelled set of architectures (e.g. the whole pool),
+  so standardising uses no labels.
+  """
+  ref = features if reference is None else reference
+  mu = ref.mean(axis=0, keepdims=True)
+  sd = ref.std(axis=0, keepdims=True) + 1e-8
+  return ((features - mu) / sd).astype(np.float32)

@@ -47,8 +47,8 @@ from jaxnas.data import registry
 
 __all__ = [
     "LoadedBenchmark", "MemberSpec", "RunConfig", "evaluate", "fit_and_score", "library_versions",
-    "load_for_ranking", "markdown_table", "member_specs", "pool_features", "summarize", "sweep",
-    "train_and_evaluate",
+    "load_for_ranking", "markdown_table", "member_specs", "pool_features", "reference_results",
+    "reference_sweep_runs", "run_fingerprint", "summarize", "sweep", "train_and_evaluate",
 ]
 
 Log = Callable[[str], None]
