@@ -16,8 +16,8 @@ masked, not removed. So:
 
 Node features: ``nodes = {"op": int32 [B*V+1], "mask": float32 [B*V+1]}``,
 plus ``"features": float32 [B*V+1, F]`` for spaces with numeric node features
-(``F > 0``; absent otherwise, so such spaces compile exactly as before); edge features: ``edges = {"mask": float32 [B*E]}``; ``globals`` float32
-``[B+1, G]``. Padding (masked) nodes and edges carry mask 0.
+(``F > 0``; absent otherwise, so such spaces compile exactly as before); edge
+features: ``edges = {"mask": float32 [B*E]}``; ``globals`` float32 ``[B+1, G]``. Padding (masked) nodes and edges carry mask 0.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Flax (NNX) graph networks over ``jraph.GraphsTuple`` architecture graphs.
 
 An encoder embeds each node's op (plus a linear map of its numeric features,
-e.g. position, width, kernel, for spaces that have them), runs ``num_layers`` rounds of directed
-message passing (architectures are DAGs: a node hears its predecessors and,
-through separate weights, its successors), and reads out one vector per graph
+e.g. position, width, kernel, for spaces that have them), runs ``num_layers``
+rounds of directed message passing (architectures are DAGs: a node hears its
+predecessors and, through separate weights, its successors), and reads out one
+vector per graph
 (masked mean and sum of node states, concatenated with optional per-graph
 features such as params/FLOPs). Heads on top give
 

@@ -10,6 +10,7 @@ from jaxnas import errors
 from jaxnas import features
 from jaxnas import models
 from jaxnas import protocol
+from jaxnas import ranker_export
 from jaxnas import reference_baseline
 from jaxnas import spaces
 from jaxnas import train
@@ -83,6 +84,11 @@ def test_protocol_reports_reference_and_features(chain_table, tmp_path):
   cfg = json.load(open(tmp_path / "a" / "config.json"))
   assert cfg["features"]["cost_features"] == ["log_params", "log_flops"]
   assert "depth" in cfg["features"]["node_features"]
+  # The exported ranker reloads with its node-feature width; another chain is refused.
+  ranker = ranker_export.load_ranker(str(tmp_path / "a" / "ranker"))
+  assert ranker.space.num_node_features == spaces.get_space(spec).num_node_features
+  with pytest.raises(errors.ConfigError, match="node features are specific"):
+    ranker.graphdef_for(spaces.get_space("chain:5:identity,mb3_k3,mb6_k5"))
   # A sweep reports the reference as its own method.
   out = protocol.sweep(config, [20], [0, 1], str(tmp_path / "s"), log=lambda m: None)
   assert set(out["summary"]) == {"jaxnas", reference_baseline.NAME}
