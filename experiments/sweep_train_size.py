@@ -96,6 +96,7 @@ def main(argv):
                 xlabel="training architectures", ylabel="Kendall tau", logx=True)
   except ImportError as e:
     log(f"tau_vs_train_size.png skipped: {e}")
+  print(f"wrote results to {FLAGS.workdir}")
 
 
 if __name__ == "__main__":
