@@ -111,7 +111,8 @@ def main(argv):
                 title=f"{loaded.bench.name} {loaded.target}: Kendall tau (all archs)",
                 xlabel="training architectures", ylabel="Kendall tau", logx=True)
   except ImportError as e:
-    print(f"tau_vs_train_size.png skipped: {e}", flush=True)
+    log(f"tau_vs_train_size.png skipped: {e}")
+  print(f"wrote results to {FLAGS.workdir}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ Every config dataclass calls :func:`check_field_types` first in its
 kind (``None`` for a width, ``"1e-3"`` for a learning rate, ``nan`` for a
 weight) fails with one :class:`~jaxnas.errors.ConfigError` naming the class,
 the field and the value, instead of a ``TypeError`` deep inside a comparison
-or, worse, a NaN loss an hour later. The range checks stay in each class.
+or, worse, a NaN loss an hour later. Counts (sizes, steps, seeds) are
+range-checked by the one helper :func:`check_int` (and :func:`check_seed`),
+which configs and entry points share; other range checks stay in each class.
 """
 
 from __future__ import annotations

@@ -43,8 +43,6 @@ continues exactly as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from collections.abc import Callable
 
@@ -56,6 +54,7 @@ import optax
 from jaxnas import config_checks
 from jaxnas import checkpoint as checkpoint_lib
 from jaxnas import errors
+from jaxnas import io_utils
 from jaxnas.data import images as images_lib
 from jaxnas.evaluate import cell_supernet as cs
 from jaxnas.spaces import cell as cell_lib
@@ -126,7 +125,7 @@ class SupernetTrainConfig:
     d = dataclasses.asdict(self)
     d.pop("eval_chunk")
     d["space"] = [space.num_nodes, list(space.ops)]
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    return io_utils.fingerprint(d)
 
 
 # --------------------------------------------------------------------------- parameters

@@ -139,7 +139,7 @@ def fingerprint(space: base.Space, archs: Sequence[str], config: WeakLabelConfig
   """Hash of the space, the architectures and every setting the values depend on."""
   d = {"space": _space_id(space), "archs": _archs_hash(archs),
        "groups": {g: config.group_settings(g) for g in config.signals}}
-  return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+  return io_utils.fingerprint(d)
 
 
 def _space_id(space: base.Space) -> str:
