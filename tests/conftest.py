@@ -1,4 +1,5 @@
-"""Shared fixtures: the real benchmark data folder and the NB201 table.
+"""Shared set-up: one XLA compilation cache per session, the real benchmark data
+folder and the NB201 table.
 
 The data is read from ``jaxnas.data.paths.data_dir`` (``$JAXNAS_DATA_DIR`` or
 ``../shared/data``) and never copied into the repository; tests that need it
@@ -7,14 +8,18 @@ skip with a clear reason on machines without it.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 from hypothesis import settings
+import jax
 import pytest
 
 from jaxnas import errors
@@ -28,6 +33,33 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _share_compilations_across_tests() -> None:
+  """Turns on JAX's persistent compilation cache in a fresh folder per session.
+
+  Compilation dominates the suite on CPU, and many tests build a new trainer,
+  searcher or evaluator of the same shapes (a jitted method of a new object
+  compiles again). The cache keys on the compiled program, so a repeat of a
+  program compiled by an earlier test, or by a subprocess (entry-point and
+  kill/resume tests inherit the environment), is loaded instead of compiled.
+  A fresh folder per session keeps every run's timing that of a clean machine.
+  A folder the user set with ``JAX_COMPILATION_CACHE_DIR`` is used as it is.
+  """
+  path = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+  if not path:
+    path = tempfile.mkdtemp(prefix="jaxnas-tests-xla-cache-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+  options = {"jax_compilation_cache_dir": path,
+             "jax_persistent_cache_min_compile_time_secs": 0.0,
+             "jax_persistent_cache_min_entry_size_bytes": 0}
+  for name, value in options.items():
+    jax.config.update(name, value)
+    os.environ[name.upper()] = str(value)
+
+
+_share_compilations_across_tests()
+
 NO_DATA_REASON = "shared benchmark data not found: set JAXNAS_DATA_DIR"
 
 

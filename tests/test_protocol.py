@@ -1,10 +1,18 @@
-"""End to end: the predictor protocol on the built-in NAS-Bench-Graph benchmark."""
+"""End to end: the predictor protocol (train_and_evaluate, sweep) on a small table.
+
+The table is a CSV of 400 NB201 cells with a synthetic, learnable target, so
+a run trains, scores and writes every file in seconds; the built-in
+NAS-Bench-Graph default (26,206 archs) is only loaded, not trained on (its
+loader is tested in test_nasbench_graph.py).
+"""
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from jaxnas import errors
 from jaxnas import io_utils
@@ -13,13 +21,35 @@ from jaxnas import protocol
 from jaxnas import spaces
 from jaxnas import train
 
-pytest.importorskip("nas_bench_graph")
+SPACE = spaces.NB201Space()
+NUM_ARCHS = 400
 
-TINY = protocol.RunConfig(
-    benchmark="nasbench_graph:cora", train_size=40, seed=0, checkpoint_every=10,
-    model=models.ModelConfig(hidden=8, num_layers=1, head_hidden=8, num_tiers=3),
-    train=train.TrainConfig(num_steps=20, eval_every=10, batch_size=16, val_fraction=0.2,
-                            tier_weight=0.2))
+
+def synthetic_quality(enc: np.ndarray) -> np.ndarray:
+  """Convs help, `none` hurts, plus a small cell-specific term (no ties)."""
+  return ((enc == 3).sum(1) + 0.6 * (enc == 2).sum(1) - 0.8 * (enc == 0).sum(1)
+          + 0.05 * np.sin(np.arange(enc.shape[0])))
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+  """Path of ``arch,acc`` for 400 NB201 cells (every 39th of the enumeration)."""
+  enc = SPACE.enumerate()[::39][:NUM_ARCHS]
+  acc = synthetic_quality(enc)
+  path = tmp_path_factory.mktemp("protocol") / "table.csv"
+  path.write_text("arch,acc\n" + "".join(f"{SPACE.format(e)},{float(a)!r}\n" for e, a in zip(enc, acc)))
+  return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny(table):
+  return protocol.RunConfig(
+      benchmark=table, space="nb201", target="acc", train_size=40, seed=0, checkpoint_every=10,
+      model=models.ModelConfig(hidden=8, num_layers=1, head_hidden=8, num_tiers=3),
+      train=train.TrainConfig(num_steps=20, eval_every=10, batch_size=16, val_fraction=0.2,
+                              tier_weight=0.2))
+
+
 TIMING_KEYS = ("fit_time", "query_time")
 
 
@@ -29,64 +59,106 @@ def _results(workdir):
   return {k: v for k, v in r.items() if k not in TIMING_KEYS}
 
 
-def test_train_and_evaluate_writes_everything_and_is_deterministic(tmp_path):
-  a, b = str(tmp_path / "a"), str(tmp_path / "b")
-  res = protocol.train_and_evaluate(TINY, a, log=lambda m: None)
+def _predictions(workdir):
+  with open(os.path.join(workdir, "predictions.csv")) as f:
+    header = f.readline().strip().split(",")
+    rows = [line.strip().split(",") for line in f]
+  return header, rows
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny, tmp_path_factory):
+  """``(workdir, results)`` of one finished run, shared by the tests below (read-only)."""
+  workdir = str(tmp_path_factory.mktemp("first_run") / "w")
+  return workdir, protocol.train_and_evaluate(tiny, workdir, log=lambda m: None)
+
+
+def test_train_and_evaluate_writes_everything_and_is_deterministic(tiny, first_run, tmp_path):
+  a, res = first_run
   for name in ("config.json", "metrics.jsonl", "results.json", "predictions.csv", "scatter.png"):
     assert os.path.getsize(os.path.join(a, name)) > 0, name
   assert os.listdir(os.path.join(a, "checkpoints"))
   for key in ("kendalltau", "kendalltau_all", "spearman", "pearson", "precision_10",
               "precision_20", "ndcg_10", "train_size", "seed", "fit_time", "query_time"):
     assert key in res, key
-  assert res["num_test"] == 26206 - 40
-  assert -1.0 <= res["kendalltau"] <= 1.0
+  assert res["num_test"] == NUM_ARCHS - 40
   config = json.load(open(os.path.join(a, "config.json")))
   assert config["config"]["seed"] == 0 and "jax" in config["versions"]
   lines = io_utils.read_jsonl(os.path.join(a, "metrics.jsonl"))
   assert [r["step"] for r in lines] == [10, 20]
+  # The metrics are those of the written predictions (scipy as the oracle) and
+  # the labels are the table's.
+  header, rows = _predictions(a)
+  assert header == ["index", "arch", "true", "score", "score_std", "is_train"]
+  assert len(rows) == NUM_ARCHS and sum(int(r[5]) for r in rows) == 40
+  true = np.array([float(r[2]) for r in rows])
+  score = np.array([float(r[3]) for r in rows])
+  test = np.array([r[5] == "0" for r in rows])
+  np.testing.assert_allclose(true, synthetic_quality(SPACE.parse_many([r[1] for r in rows])))
+  assert res["kendalltau"] == pytest.approx(stats.kendalltau(score[test], true[test]).statistic,
+                                            abs=1e-4)
+  assert res["kendalltau_all"] == pytest.approx(stats.kendalltau(score, true).statistic, abs=1e-4)
   # Same flags and seed: identical results (timings excluded).
-  protocol.train_and_evaluate(TINY, b, log=lambda m: None)
+  b = str(tmp_path / "b")
+  protocol.train_and_evaluate(tiny, b, log=lambda m: None)
   assert _results(a) == _results(b)
-  with open(os.path.join(a, "predictions.csv")) as f:
-    header = f.readline().strip().split(",")
-    assert header == ["index", "arch", "true", "score", "score_std", "is_train"]
-    assert sum(1 for _ in f) == 26206
 
 
-def test_rerun_resumes_and_other_config_is_refused(tmp_path):
+def test_the_built_in_default_benchmark_loads():
+  pytest.importorskip("nas_bench_graph")
+  loaded = protocol.load_for_ranking(protocol.RunConfig())
+  assert loaded.bench.name == "nasbench_graph:cora" and loaded.target == "perf"
+  assert loaded.labels.shape == (26_206,) and np.all(np.isfinite(loaded.labels))
+
+
+def test_rerun_resumes_and_other_config_is_refused(tiny, first_run, tmp_path):
   w = str(tmp_path / "w")
-  first = protocol.train_and_evaluate(TINY, w, log=lambda m: None)
+  shutil.copytree(first_run[0], w)
   messages = []
-  again = protocol.train_and_evaluate(TINY, w, log=messages.append)
+  again = protocol.train_and_evaluate(tiny, w, log=messages.append)
   assert any("resumed from checkpoint at step 20" in m for m in messages)
-  assert again["kendalltau"] == first["kendalltau"]
-  other = protocol.RunConfig(**{**TINY.__dict__, "seed": 1})
+  assert again["kendalltau"] == first_run[1]["kendalltau"]
+  other = protocol.RunConfig(**{**tiny.__dict__, "seed": 1})
   with pytest.raises(errors.CheckpointError, match="different configuration"):
     protocol.train_and_evaluate(other, w, log=lambda m: None)
 
 
-def test_sweep_trains_all_runs_together(tmp_path):
-  out = protocol.sweep(TINY, [20, 40], [0, 1], str(tmp_path), log=lambda m: None)
+def test_sweep_trains_all_runs_together(tiny, first_run, tmp_path):
+  single = first_run[1]
+  out = protocol.sweep(tiny, [20, 40], [0, 1], str(tmp_path), log=lambda m: None)
   assert len(out["runs"]) == 4
-  assert out["summary"]["jaxnas"]["40"]["num_seeds"] == 2
+  # A member of the joint program is the run trained alone (same split, seed, steps).
+  run = next(r for r in out["runs"] if (r["train_size"], r["seed"]) == (40, 0))
+  for key in ("kendalltau", "kendalltau_all", "spearman", "precision_10", "ndcg_10"):
+    assert run[key] == pytest.approx(single[key], abs=1e-6), key
+  summary = out["summary"]["jaxnas"]["40"]
+  assert summary["num_seeds"] == 2
+  assert summary["kendalltau"]["mean"] == pytest.approx(
+      np.mean([r["kendalltau"] for r in out["runs"] if r["train_size"] == 40]))
   table = protocol.markdown_table(out["summary"], "kendalltau", [20, 40])
   assert table.count("\n") == 2 and "jaxnas" in table
   splits = {(r["train_size"], r["seed"]) for r in out["runs"]}
   assert splits == {(20, 0), (20, 1), (40, 0), (40, 1)}
 
 
-def test_nan_targets_are_reported_or_dropped(tmp_path):
-  path = tmp_path / "t.csv"
+def test_nan_targets_are_reported_or_dropped(tiny, first_run, tmp_path):
+  # The small table with 45 more cells whose target is NaN, between its rows.
+  enc = SPACE.enumerate()[::39][:NUM_ARCHS]
+  extra = SPACE.enumerate()[7::39][:45]
   rows = ["arch,acc"]
-  space = spaces.NB201Space()
-  enc = space.enumerate()[::50]
-  for i, e in enumerate(enc):
-    rows.append(f"{space.format(e)},{'nan' if i % 7 == 0 else float(np.sum(e))}")
+  for i, (e, a) in enumerate(zip(enc, synthetic_quality(enc))):
+    rows.append(f"{SPACE.format(e)},{float(a)!r}")
+    if i % 8 == 3 and i // 8 < 45:
+      rows.append(f"{SPACE.format(extra[i // 8])},nan")
+  path = tmp_path / "t.csv"
   path.write_text("\n".join(rows) + "\n")
-  cfg = protocol.RunConfig(**{**TINY.__dict__, "benchmark": str(path), "space": "nb201",
-                              "target": "acc", "train_size": 30})
-  with pytest.raises(errors.BenchmarkDataError, match="NaN/inf for 45 of 313"):
+  cfg = protocol.RunConfig(**{**tiny.__dict__, "benchmark": str(path)})
+  with pytest.raises(errors.BenchmarkDataError, match=r"NaN/inf for 45 of 445 archs \(first at row 4\)"):
     protocol.train_and_evaluate(cfg, str(tmp_path / "w1"), log=lambda m: None)
+  assert not os.path.exists(tmp_path / "w1" / "results.json")
   dropped = protocol.RunConfig(**{**cfg.__dict__, "on_invalid": "drop"})
   res = protocol.train_and_evaluate(dropped, str(tmp_path / "w2"), log=lambda m: None)
-  assert res["dropped_nonfinite_target"] == 45 and res["num_test"] == 313 - 45 - 30
+  assert res["dropped_nonfinite_target"] == 45 and res["num_test"] == NUM_ARCHS - 40
+  # What is left is the small table itself: the same run, the same numbers.
+  for key in ("kendalltau", "kendalltau_all", "spearman", "precision_10", "ndcg_10"):
+    assert res[key] == first_run[1][key], key

@@ -185,15 +185,25 @@ def test_local_search_climbs():
   assert res.best_score >= np.quantile(synthetic_score(ALL_CELLS), 0.99)
 
 
-def test_ranker_strategies_beat_random_on_the_synthetic_task():
-  budget = 24
-  pool_scores = synthetic_score(POOL)  # rankers search the pool: compare with random draws from it
+def test_ranker_strategies_query_far_better_archs_than_random():
+  """After the first rounds, a ranker strategy queries far better cells than chance.
+
+  Statistic: the mean synthetic score of queries 9..24 over 3 seeds (48
+  queries). Reference: the same mean for uniform draws from the pool the
+  rankers search, whose 99.9th percentile is about 3 standard deviations
+  above chance; the rankers sit about 7 above it (renas 1.65, ranknas 1.61
+  vs a threshold of ~0.7 when this test was written). Comparing only the best
+  cell found, as before, could not tell a working ranker from a random one.
+  """
+  budget, skip, seeds = 24, 8, 3
+  pool_scores = synthetic_score(POOL)
   rng = np.random.default_rng(0)
-  rand = np.mean([pool_scores[rng.choice(POOL.shape[0], budget, replace=False)].max()
-                  for _ in range(500)])
+  chance = [np.mean([pool_scores[rng.choice(POOL.shape[0], budget - skip, replace=False)]
+                     for _ in range(seeds)]) for _ in range(5000)]
+  threshold = np.quantile(chance, 0.999)
   for name in ("renas", "ranknas"):
-    got = np.mean([_run(name, s, budget).best_score for s in range(3)])
-    assert got >= rand, name
+    got = np.mean([_run(name, s, budget).scores[skip:] for s in range(seeds)])
+    assert got > threshold, (name, got, threshold)
 
 
 # --------------------------------------------------------------------------- evaluators
