@@ -8,7 +8,7 @@ from jaxnas import models
 from jaxnas import pretrain as pretrain_lib
 from jaxnas import protocol
 from jaxnas import train
-from jaxnas.evaluate import supernet
+from jaxnas.evaluate import weight_sharing_supernet as supernet
 from jaxnas.evaluate import weak_labels
 
 FLAGS = flags.FLAGS
