@@ -61,8 +61,10 @@ def test_rerun_resumes_and_other_config_is_refused(tmp_path):
   assert any("resumed from checkpoint at step 20" in m for m in messages)
   assert again["kendalltau"] == first["kendalltau"]
   other = protocol.RunConfig(**{**TINY.__dict__, "seed": 1})
-  with pytest.raises(errors.CheckpointError, match="different configuration"):
+  before = open(os.path.join(w, "config.json")).read()
+  with pytest.raises(errors.CheckpointError, match="other settings"):
     protocol.train_and_evaluate(other, w, log=lambda m: None)
+  assert open(os.path.join(w, "config.json")).read() == before  # refused before writing
 
 
 def test_sweep_trains_all_runs_together(tmp_path):
@@ -85,7 +87,9 @@ def test_nan_targets_are_reported_or_dropped(tmp_path):
   path.write_text("\n".join(rows) + "\n")
   cfg = protocol.RunConfig(**{**TINY.__dict__, "benchmark": str(path), "space": "nb201",
                               "target": "acc", "train_size": 30})
-  with pytest.raises(errors.BenchmarkDataError, match="NaN/inf for 45 of 313"):
+  # Named by file line (the header is line 1), as the CSV is read.
+  with pytest.raises(errors.BenchmarkDataError,
+                     match=r"313 rows; 45 non finite label \(row 2: label 'acc' is 'nan'"):
     protocol.train_and_evaluate(cfg, str(tmp_path / "w1"), log=lambda m: None)
   dropped = protocol.RunConfig(**{**cfg.__dict__, "on_invalid": "drop"})
   res = protocol.train_and_evaluate(dropped, str(tmp_path / "w2"), log=lambda m: None)
