@@ -148,6 +148,9 @@ def load_for_ranking(config: RunConfig) -> LoadedBenchmark:
                                   space=config.space, on_invalid=config.on_invalid,
                                   label_columns=(target,))
   labels = bench.metric(target)
+  # Rows a CSV reader already dropped for a NaN/inf target count as dropped too.
+  report = getattr(bench, "report", None)
+  dropped_on_read = len(report.problems.get("non_finite_label", ())) if report else 0
   bad = ~np.isfinite(labels)
   if bad.any():
     if config.on_invalid != "drop":
@@ -158,7 +161,7 @@ def load_for_ranking(config: RunConfig) -> LoadedBenchmark:
     logging.warning("%s: dropping %d archs whose %s is NaN/inf", bench.name, int(bad.sum()), target)
     bench = bench.subset(np.nonzero(~bad)[0])
     labels = bench.metric(target)
-  return LoadedBenchmark(bench, target, labels, int(bad.sum()))
+  return LoadedBenchmark(bench, target, labels, int(bad.sum()) + dropped_on_read)
 
 
 def pool_features(config: RunConfig, bench: benchmark_lib.Benchmark):

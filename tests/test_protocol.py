@@ -119,14 +119,18 @@ def test_rerun_resumes_and_other_config_is_refused(tiny, first_run, tmp_path):
   assert any("resumed from checkpoint at step 20" in m for m in messages)
   assert again["kendalltau"] == first_run[1]["kendalltau"]
   other = protocol.RunConfig(**{**tiny.__dict__, "seed": 1})
-  with pytest.raises(errors.CheckpointError, match="different configuration"):
+  before = open(os.path.join(w, "config.json")).read()
+  with pytest.raises(errors.CheckpointError, match="other settings"):
     protocol.train_and_evaluate(other, w, log=lambda m: None)
+  assert open(os.path.join(w, "config.json")).read() == before  # refused before writing
 
 
 def test_sweep_trains_all_runs_together(tiny, first_run, tmp_path):
   single = first_run[1]
   out = protocol.sweep(tiny, [20, 40], [0, 1], str(tmp_path), log=lambda m: None)
-  assert len(out["runs"]) == 4
+  # Every run also gets the built-in one-hot ridge reference on its split.
+  assert sorted(r["method"] for r in out["runs"]) == ["jaxnas"] * 4 + ["onehot_ridge"] * 4
+  out["runs"] = [r for r in out["runs"] if r["method"] == "jaxnas"]
   # A member of the joint program is the run trained alone (same split, seed, steps).
   run = next(r for r in out["runs"] if (r["train_size"], r["seed"]) == (40, 0))
   for key in ("kendalltau", "kendalltau_all", "spearman", "precision_10", "ndcg_10"):
@@ -136,7 +140,7 @@ def test_sweep_trains_all_runs_together(tiny, first_run, tmp_path):
   assert summary["kendalltau"]["mean"] == pytest.approx(
       np.mean([r["kendalltau"] for r in out["runs"] if r["train_size"] == 40]))
   table = protocol.markdown_table(out["summary"], "kendalltau", [20, 40])
-  assert table.count("\n") == 2 and "jaxnas" in table
+  assert table.count("\n") == 3 and "| jaxnas |" in table and "| onehot_ridge |" in table
   splits = {(r["train_size"], r["seed"]) for r in out["runs"]}
   assert splits == {(20, 0), (20, 1), (40, 0), (40, 1)}
 
@@ -153,7 +157,9 @@ def test_nan_targets_are_reported_or_dropped(tiny, first_run, tmp_path):
   path = tmp_path / "t.csv"
   path.write_text("\n".join(rows) + "\n")
   cfg = protocol.RunConfig(**{**tiny.__dict__, "benchmark": str(path)})
-  with pytest.raises(errors.BenchmarkDataError, match=r"NaN/inf for 45 of 445 archs \(first at row 4\)"):
+  # Named by file line (the header is line 1), as the CSV is read.
+  with pytest.raises(errors.BenchmarkDataError,
+                     match=r"445 rows; 45 non finite label \(row 6: label 'acc' is 'nan'"):
     protocol.train_and_evaluate(cfg, str(tmp_path / "w1"), log=lambda m: None)
   assert not os.path.exists(tmp_path / "w1" / "results.json")
   dropped = protocol.RunConfig(**{**cfg.__dict__, "on_invalid": "drop"})
