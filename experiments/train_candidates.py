@@ -13,6 +13,7 @@ where it stopped when started again with the same flags. Then:
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from jaxnas import errors
 from jaxnas.evaluate import candidate_table
@@ -48,6 +49,8 @@ _EXEC = flags.DEFINE_enum("execution", _D.execution, list(group_training.EXECUTI
 
 def main(argv):
   del argv
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
   try:
     training = group_training.TrainingConfig(
         epochs=_EPOCHS.value, channels=_CHANNELS.value, image_size=_SIZE.value,
@@ -59,7 +62,8 @@ def main(argv):
         space=_SPACE.value, num_candidates=_NUM.value, archs_file=_ARCHS.value,
         images=_IMAGES.value, images_dir=_IMAGES_DIR.value, holdout_fraction=_HOLDOUT.value,
         data_dir=_DATA_DIR.value, training=training)
-    candidate_table.train_candidates(config, _WORKDIR.value)
+    candidate_table.train_candidates(config, _WORKDIR.value,
+                                     log=lambda m: print(m, flush=True))
   except errors.JaxnasError as e:
     raise SystemExit(f"error: {e}") from None
 

@@ -80,10 +80,10 @@ def test_group_step_equals_per_candidate_steps(space, images, execution):
   state = trainer.init_state(enc)
   x, y = trainer.batch(0, 1)
   new, losses = jax.jit(trainer.group_step)(state, jnp.asarray(enc), x, y)
+  candidate_step = jax.jit(trainer.candidate_step)
   for g in range(3):
     one = jax.tree.map(lambda a, g=g: a[g], state)
-    p, _, loss = trainer.candidate_step(one["params"], one["opt_state"], jnp.asarray(enc[g]),
-                                        x, y)
+    p, _, loss = candidate_step(one["params"], one["opt_state"], jnp.asarray(enc[g]), x, y)
     np.testing.assert_allclose(losses[g], loss, rtol=1e-5, atol=1e-6)
     jax.tree.map(lambda a, b, g=g: np.testing.assert_allclose(a[g], b, rtol=1e-4, atol=1e-5),
                  new["params"], p)
@@ -215,3 +215,46 @@ def test_user_npz_any_classes_and_size(tmp_path):
   (tmp_path / "junk.npz").write_bytes(b"not a zip")
   with pytest.raises(errors.BenchmarkDataError, match="not a readable"):
     images_lib.load_npz(tmp_path / "junk.npz")
+
+
+def test_sigkill_then_resume_matches_uninterrupted(images, tmp_path):
+  """train_candidates killed with SIGKILL after its first checkpoint, then restarted, writes
+  the table an uninterrupted run writes."""
+  import os
+  import signal
+  import subprocess
+  import sys
+  import time
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  train, test = images
+  npz = tmp_path / "imgs.npz"
+  np.savez(npz, x=np.concatenate([train.x, test.x]), y=np.concatenate([train.y, test.y]))
+  flags = [f"--images={npz}", "--holdout_fraction=0.4", "--num_candidates=2", "--group_size=2",
+           "--epochs=3", "--channels=3", "--image_size=8", "--batch_size=16",
+           "--learning_rate=0.05", "--seed=1"]
+  killed = tmp_path / "killed"
+  env = dict(os.environ, PYTHONPATH=root, JAX_PLATFORMS="cpu")
+  cmd = [sys.executable, "-m", "experiments.train_candidates", f"--workdir={killed}", *flags]
+  proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  ckpt = killed / "groups" / "group_00000" / "checkpoints"
+  deadline = time.time() + 900
+  while time.time() < deadline and proc.poll() is None:
+    if ckpt.is_dir() and any(d.isdigit() for d in os.listdir(ckpt)):
+      break
+    time.sleep(0.2)
+  assert proc.poll() is None, "the run ended before it could be killed"
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert not (killed / "table.csv").exists()
+  subprocess.run(cmd, cwd=root, env=env, check=True, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL)
+  cfg = candidate_table.CandidateTableConfig(
+      num_candidates=2, images=str(npz), holdout_fraction=0.4,
+      training=gt.TrainingConfig(epochs=3, channels=3, image_size=8, batch_size=16,
+                                 group_size=2, learning_rate=0.05, seed=1))
+  candidate_table.train_candidates(cfg, tmp_path / "whole", log=lambda m: None)
+  read = lambda d: csv_table.read_csv_columns(d / "table.csv")
+  got, want = read(killed), read(tmp_path / "whole")
+  got.pop("train_seconds"), want.pop("train_seconds")
+  assert got == want

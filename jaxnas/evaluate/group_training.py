@@ -270,12 +270,19 @@ class GroupTrainer:
                                             (state["params"], state["opt_state"], ops))
     return {"params": params, "opt_state": opt_state}, loss
 
-  def batch(self, epoch, step) -> tuple[jax.Array, jax.Array]:
-    """Images ``[B, S, S, C]`` and labels ``[B]`` of one step (a function of seed, epoch, step)."""
+  def epoch_order(self, epoch) -> jax.Array:
+    """The order ``[N]`` in which an epoch visits the training images (seed, epoch)."""
+    base = jax.random.key(self.config.seed + 1)
+    return jax.random.permutation(jax.random.fold_in(base, epoch), self._train_x.shape[0])
+
+  def batch(self, epoch, step, order: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """Images ``[B, S, S, C]`` and labels ``[B]`` of one step (a function of seed, epoch, step).
+
+    ``order``: :meth:`epoch_order` of ``epoch``, when the caller has it already.
+    """
     cfg = self.config
-    base = jax.random.key(cfg.seed + 1)
-    perm = jax.random.permutation(jax.random.fold_in(base, epoch), self._train_x.shape[0])
-    idx = jax.lax.dynamic_slice_in_dim(perm, step * cfg.batch_size, cfg.batch_size)
+    order = self.epoch_order(epoch) if order is None else order
+    idx = jax.lax.dynamic_slice_in_dim(order, step * cfg.batch_size, cfg.batch_size)
     x, y = self._train_x[idx], self._train_y[idx]
     if cfg.augment:
       key = jax.random.fold_in(jax.random.fold_in(jax.random.key(cfg.seed + 2), epoch), step)
@@ -285,8 +292,10 @@ class GroupTrainer:
   def _train_epoch_impl(self, state, ops, epoch):
     self.num_traces += 1  # runs only while tracing
 
+    order = self.epoch_order(epoch)
+
     def body(state, step):
-      x, y = self.batch(epoch, step)
+      x, y = self.batch(epoch, step, order)
       return self.group_step(state, ops, x, y)
     state, losses = jax.lax.scan(body, state, jnp.arange(self.steps_per_epoch))
     return state, jnp.mean(losses, axis=0)
