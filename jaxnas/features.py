@@ -6,7 +6,8 @@ rankers may take them as graph-level inputs. No benchmark column is read here:
 everything comes from the encodings. Sources, first match wins:
 
 * a user cost function ``space.cost_fn(encodings [N, D]) -> {name: [N]}``
-  (positive costs, e.g. measured latency or a hand-written FLOP count);
+  (costs >= 0, e.g. measured latency or a hand-written FLOP count;
+  :func:`table_cost_fn` makes one from cost columns of a benchmark table);
 * the space's own ``params(encodings)`` / ``flops(encodings)`` (NB201, NB101,
   chains whose every choice has a layer kind, see
   :mod:`jaxnas.spaces.chain`); a space whose ``cost_known`` is False has none.
@@ -20,7 +21,7 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
-__all__ = ["cost_feature_names", "cost_features", "describe", "standardize"]
+__all__ = ["cost_feature_names", "cost_features", "describe", "standardize", "table_cost_fn"]
 
 
 def _space_cost_methods(space: base.Space) -> list[str]:
@@ -33,8 +34,9 @@ def cost_feature_names(space: base.Space) -> list[str]:
   """Names of the columns :func:`cost_features` returns (``log_<cost>``), possibly empty."""
   fn = getattr(space, "cost_fn", None)
   if fn is not None:
-    probe = fn(space.sample(jax.random.key(0), 1))
-    return [f"log_{k}" for k in sorted(probe)]
+    names = getattr(fn, "names", None)  # declared, or probed on one sampled arch
+    names = names if names is not None else fn(space.sample(jax.random.key(0), 1))
+    return [f"log_{k}" for k in sorted(names)]
   return [f"log_{n}" for n in _space_cost_methods(space)]
 
 
@@ -94,3 +96,28 @@ def standardize(features: np.ndarray, reference: np.ndarray | None = None) -> np
   mu = ref.mean(axis=0, keepdims=True)
   sd = ref.std(axis=0, keepdims=True) + 1e-8
   return ((features - mu) / sd).astype(np.float32)
+
+
+class table_cost_fn:  # pylint: disable=invalid-name  (used like a function)
+  """A ``space.cost_fn`` that reads cost columns of a benchmark table.
+
+  ``bench.space.cost_fn = features.table_cost_fn(bench, ["params", "latency"])``
+  feeds the table's measured costs to rankers (architectures outside the table
+  raise :class:`~jaxnas.errors.OutOfDomainError`, as they have no cost).
+
+  Args:
+    bench: a :class:`jaxnas.data.benchmark.Benchmark`.
+    columns: its cost columns (finite, >= 0 in every row).
+  """
+
+  def __init__(self, bench, columns):
+    self.names = tuple(columns)
+    self._bench = bench
+    for c in self.names:
+      v = bench.metric(c)
+      if not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise errors.ConfigError(f"{bench.name}: cost column {c!r} must be finite and >= 0")
+
+  def __call__(self, encodings: base.Encodings) -> dict[str, np.ndarray]:
+    rows = self._bench.rows(encodings)
+    return {c: self._bench.metric(c)[rows] for c in self.names}

@@ -15,6 +15,7 @@ from jaxnas import reference_baseline
 from jaxnas import spaces
 from jaxnas import train
 from jaxnas.data import csv_table
+from jaxnas.data import registry
 
 
 def test_ridge_matches_normal_equations_and_brute_force_loo():
@@ -113,3 +114,27 @@ def test_user_cost_function_overrides_and_is_checked():
   space.cost_fn = lambda enc: {"latency": -np.ones(len(enc))}
   with pytest.raises(errors.ConfigError, match="latency"):
     features.cost_features(space, enc)
+
+
+def test_table_cost_columns_feed_the_ranker(chain_table):
+  path, spec = chain_table
+  bench = registry.load_benchmark(path, space=spaces.ChainSpace(
+      spaces.get_space(spec).choices, name="own"))  # a private space object
+  bench.space.cost_fn = features.table_cost_fn(bench, ["acc"])
+  rows = np.array([3, 0, 7])
+  np.testing.assert_allclose(features.cost_features(bench.space, bench.encodings[rows])[:, 0],
+                             np.log(bench.metric("acc")[rows] + 1e-6), rtol=1e-6)
+  assert features.describe(bench.space)["cost_features"] == ["log_acc"]
+  with pytest.raises(errors.ConfigError, match="cost column 'acc'"):
+    features.table_cost_fn(_negated(bench), ["acc"])
+
+
+def _negated(bench):
+  """A stand-in table whose cost column is negative."""
+
+  class Neg:
+    name = bench.name
+
+    def metric(self, c):
+      return -bench.metric(c) - 1.0
+  return Neg()
