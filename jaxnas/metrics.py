@@ -145,6 +145,7 @@ def _prepare(scores, labels, where):
   return s, y, w
 
 
+@functools.partial(jax.jit, static_argnames=("k",))  # one compile per shape, not per op
 def precision_at_k(scores, labels, k: int, *, where=None) -> jax.Array:
   """Fraction of the true top-k found in the predicted top-k, ``[...]``.
 
@@ -170,6 +171,7 @@ def _dcg(gains: jax.Array, ranks: jax.Array, k: int) -> jax.Array:
   return jnp.sum(jnp.where(ranks < k, gains * disc, 0.0), axis=-1)
 
 
+@functools.partial(jax.jit, static_argnames=("k",))  # one compile per shape, not per op
 def ndcg_at_k(scores, labels, k: int, *, where=None) -> jax.Array:
   """NDCG@k with gains ``label - min(label)``, ``[...]`` (see the module docstring).
 
@@ -192,6 +194,7 @@ def ndcg_at_k(scores, labels, k: int, *, where=None) -> jax.Array:
   return jnp.where(ideal > 0, dcg / jnp.where(ideal > 0, ideal, 1.0), 0.0)
 
 
+@functools.partial(jax.jit, static_argnames=("k",))  # one compile per shape, not per op
 def regret_at_k(scores, labels, k: int, *, where=None) -> jax.Array:
   """Best true label minus the best true label among the predicted top-k, ``[...]``.
 
