@@ -266,3 +266,122 @@ def test_space_that_the_benchmark_fixes_is_not_silently_ignored(run_entry, tmp_p
                   f"--workdir={tmp_path / 'w'}")
   assert_one_line_error(res, "--space")
   assert re.search(r"does not match benchmark 'nb201'", res.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Entry-point fuzzing: argv drawn from valid and invalid flag values.
+
+from hypothesis import HealthCheck  # pylint: disable=g-import-not-at-top,wrong-import-position
+from hypothesis import given  # pylint: disable=g-import-not-at-top,wrong-import-position
+from hypothesis import settings  # pylint: disable=g-import-not-at-top,wrong-import-position
+from hypothesis import strategies as st  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+_FUZZ = settings(max_examples=int(os.environ.get("JAXNAS_FUZZ_EXAMPLES", "6")), deadline=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                        HealthCheck.too_slow])
+
+
+def _flags(**choices):
+  """Each flag absent or one of its values (valid ones first, so shrinking heads there)."""
+  return st.fixed_dictionaries({k: st.one_of(st.none(), st.sampled_from(v))
+                                for k, v in choices.items()})
+
+
+def _argv(drawn: dict) -> list[str]:
+  return [f"--{k}={v}" for k, v in drawn.items() if v is not None]
+
+
+def _check_outcome(res, workdir: pathlib.Path, earlier: dict | None, complete) -> None:
+  """Exit 0 with complete outputs, or one error line; an earlier run's files unchanged."""
+  assert "Traceback" not in res.stdout + res.stderr, res.stderr[-3000:]
+  if res.rc == 0:
+    complete(workdir)
+    if earlier is not None:  # only the same settings may run again on a finished workdir
+      assert snapshot(workdir)["config.json"] == earlier["config.json"]
+  else:
+    assert_one_line_error(res)
+    if earlier is not None:
+      assert snapshot(workdir) == earlier
+    else:  # a failed run never leaves results that look finished
+      assert not (workdir / "results.json").exists()
+
+
+def _target(use_earlier: bool, earlier_dir: pathlib.Path, tmp: pathlib.Path):
+  if use_earlier:
+    return earlier_dir, snapshot(earlier_dir)
+  return tmp / f"fresh{len(list(tmp.iterdir()))}", None
+
+
+def _fuzz_case(run_entry, tmp_path_factory, tmp_path, name, args_of, drawn, use_earlier):
+  """``(argv, workdir, snapshot of the earlier run or None)`` of one example.
+
+  The earlier run (``args_of(workdir)``, no drawn flags) is made once a session.
+  """
+  finished = tmp_path_factory.getbasetemp() / f"fuzz_{name}_earlier"
+  if not finished.exists():
+    assert run_entry(name, *args_of(finished)).rc == 0
+  workdir, earlier = _target(use_earlier, finished, tmp_path)
+  return args_of(workdir) + _argv(drawn), workdir, earlier
+
+
+def _last(argv: list[str], flag: str) -> str:
+  """The value the last ``--flag=...`` of ``argv`` gives."""
+  return [a for a in argv if a.startswith(f"--{flag}=")][-1].split("=", 1)[1]
+
+
+@_FUZZ
+@given(drawn=_flags(num_steps=["4", "2", "0", "-1", "abc"], ensemble_size=["1", "2", "0"],
+                    seed=["0", "3", "-1", str(2**64), "1.5"], hidden=["4", "0", "x"],
+                    loss=["pairwise_logistic", "lambdarank", "bogus"],
+                    train_size=["12", "0", "60", "1000"], patience=["0", "2", "-1"],
+                    val_fraction=["0", "0.25", "1.0", "nan"]),
+       use_earlier=st.booleans())
+def test_fuzz_train_ranker(run_entry, trained, table, tmp_path, drawn, use_earlier):
+  workdir, earlier = _target(use_earlier, trained, tmp_path)
+
+  def complete(w):
+    res = json.loads((w / "results.json").read_text())
+    assert res["num_test"] + res["train_size"] == 61 and np.isfinite(res["kendalltau"])
+    assert len((w / "predictions.csv").read_text().strip().splitlines()) == 62
+    assert json.loads((w / "config.json").read_text())["fingerprint"]
+
+  res = run_entry("train_ranker", *ranker_args(table, workdir), *_argv(drawn))
+  _check_outcome(res, workdir, earlier, complete)
+
+
+@_FUZZ
+@given(drawn=_flags(num_candidates=["300", "50", "0", "-5", "abc", "20000"],
+                    top_k=["5", "3", "0", "-1"], chunk_size=["128", "64", "0", "x"],
+                    seed=["0", "2", "-1"], space=["nb201", "bogus:3", "complete_dag:3"]),
+       use_earlier=st.booleans())
+def test_fuzz_score(run_entry, trained, tmp_path_factory, tmp_path, drawn, use_earlier):
+  argv, workdir, earlier = _fuzz_case(run_entry, tmp_path_factory, tmp_path, "score",
+                                      lambda w: score_args(trained, w), drawn, use_earlier)
+
+  def complete(w):
+    n, k = int(_last(argv, "num_candidates")), int(_last(argv, "top_k"))
+    assert json.loads((w / "throughput.json").read_text())["num_scored"] == n
+    assert len((w / "top_k.csv").read_text().strip().splitlines()) == 1 + min(n, k)
+
+  _check_outcome(run_entry("score", *argv), workdir, earlier, complete)
+
+
+@_FUZZ
+@given(drawn=_flags(strategy=["random", "random,local", "rea", "bogus", ""],
+                    budget=["6", "4", "0", "-2", "1e3"], seeds=["1", "2", "0"],
+                    first_seed=["0", "5", "-1"], round_size=["3", "2", "0"],
+                    target=["acc", "acc2", "nope"], benchmark=["none", "bogus"]),
+       use_earlier=st.booleans())
+def test_fuzz_search(run_entry, search_table, tmp_path_factory, tmp_path, drawn, use_earlier):
+  argv, workdir, earlier = _fuzz_case(run_entry, tmp_path_factory, tmp_path, "search",
+                                      lambda w: search_args(search_table, w), drawn, use_earlier)
+
+  def complete(w):
+    res = json.loads((w / "results.json").read_text())
+    strategies, seeds = _last(argv, "strategy").split(","), int(_last(argv, "seeds"))
+    assert sorted(res["strategies"]) == sorted(strategies)
+    for name in strategies:
+      assert len(res["strategies"][name]["per_seed"]) == seeds
+    assert (w / "trajectory.csv").exists()
+
+  _check_outcome(run_entry("search", *argv), workdir, earlier, complete)

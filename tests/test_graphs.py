@@ -42,7 +42,7 @@ def test_chain_template_is_the_chain():
   t = graphs.template_for(sp)
   assert t.num_nodes == 10 and t.num_edges == 9
   assert (t.receivers == t.senders + 1).all()
-  assert t.num_node_features == sp.num_node_features == 10 + 10
+  assert t.num_node_features == sp.num_node_features == 2 + 8 * 3 + 10
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -99,9 +99,12 @@ def test_chain_graph_keeps_identities_in_place():
   src, dst = np.nonzero(d.adjacency[0])
   assert list(zip(src.tolist(), dst.tolist())) == [(i, i + 1) for i in range(9)]
   assert not np.array_equal(d.node_ops[0], d.node_ops[1])
-  # Slot one-hot: node i has a 1 in column i only.
-  np.testing.assert_array_equal(d.node_features[0, :, :10], np.eye(10))
-  identity_col = 10 + 1
+  # (position, choice) one-hot: input, output, then 3 columns per position.
+  onehot = d.node_features[0, :, :26]
+  assert onehot[0, 0] == onehot[-1, 1] == 1 and (onehot.sum(axis=1) == 1).all()
+  for p, k in enumerate(a):
+    assert onehot[p + 1, 2 + 3 * p + k] == 1
+  identity_col = 26 + 1
   assert (d.node_features[0, [2, 4, 5, 7, 8], identity_col]
           > d.node_features[0, [1, 3, 6], identity_col].max()).all()
 

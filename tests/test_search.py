@@ -381,3 +381,20 @@ def test_pruning_keeps_every_choice_of_the_optimum(nb201, target):
         f"seed {seed}, {n} archs: pruned away a choice of the optimum; kept {s.kept.tolist()}")
     pruned_any |= bool(s.kept.sum() < 30)
   assert pruned_any  # the defaults do prune something
+
+
+def test_runner_refuses_a_state_saved_under_other_settings(tmp_path):
+  """Issue 19 case 5: a state was continued whatever the settings (budget, round size)."""
+  bench = synthetic_benchmark()
+  path = str(tmp_path / "s.json")
+  run = lambda fp, budget: runner.run_search(
+      make("random", 0), evaluators.BenchmarkEvaluator(bench, "acc"), budget,
+      checkpoint_path=path, fingerprint=fp)
+  first = run("settings-a", 6)
+  assert run("settings-a", 6).trajectory == first.trajectory  # same settings: reused
+  with pytest.raises(errors.CheckpointError, match="other settings"):
+    run("settings-b", 9)
+  with open(path, "w") as f:  # a damaged state is a clear error, not a KeyError
+    f.write('{"version": 1, "fingerprint": "settings-a", "trajectory": [], "searcher": 3}')
+  with pytest.raises(errors.CheckpointError, match="malformed search state"):
+    run("settings-a", 6)

@@ -68,3 +68,19 @@ def test_corrupt_state_is_a_clear_error(tmp_path):
   path.write_bytes(b"not an npz")
   with pytest.raises(errors.CheckpointError, match="cannot read streaming state"):
     streaming.load_top_k(str(path))
+
+
+def test_state_of_another_scoring_run_is_refused(tmp_path):
+  """Issue 19 case 6: a state was continued with another ranker, chunking or k."""
+  path = str(tmp_path / "state.npz")
+  first_two = (c for c in streaming.exhaustive_chunks(SPACE, CHUNK) if c[0] < 2)
+  streaming.stream_top_k(SPACE, GRAPHDEF, PARAMS, first_two, chunk_size=CHUNK, top_k=5,
+                         state_path=path, save_every=1, sub_chunk=512, fingerprint="run-a")
+  assert streaming.load_top_k(path, fingerprint="run-a").next_chunk == 2
+  with pytest.raises(errors.CheckpointError, match="another scoring run"):
+    streaming.load_top_k(path, fingerprint="run-b")
+  # A state with more slots than the new k cannot be continued (it used to crash).
+  state = streaming.load_top_k(path)
+  with pytest.raises(errors.ConfigError, match="top_k=3"):
+    streaming.stream_top_k(SPACE, GRAPHDEF, PARAMS, iter(()), chunk_size=CHUNK, top_k=3,
+                           resume=state)

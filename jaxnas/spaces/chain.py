@@ -50,8 +50,9 @@ DEFAULT_STRIDE = 1
 DEFAULT_IN_CHANNELS = 16
 DEFAULT_RESOLUTION = 32
 
-# Numeric node features after the one-hot of the node's slot (input, p0..pL-1,
-# output). Standardised per space (see ChainSpace._feature_stats).
+# Numeric node features after a one-hot of (position, choice): input, output,
+# then choice k of position p for every p, k (so a sum over the nodes holds the
+# architecture's whole one-hot encoding, an additive model's input). Standardised per space (see ChainSpace._feature_stats).
 NODE_FEATURE_NAMES = (
     "depth", "is_identity", "log2_in_channels", "log2_out_channels", "log2_out_resolution",
     "log2_stride", "kernel", "expansion", "log_params", "log_flops")
@@ -120,8 +121,11 @@ class ChainSpace(base.Space):
     self.max_nodes = length + 2
     # The chain itself: slot i feeds slot i + 1 (no pruning, so no other edges).
     self.edge_template = np.eye(length + 2, k=1, dtype=bool)
-    self.node_feature_names = (f"slot_onehot[{length + 2}]",) + NODE_FEATURE_NAMES
-    self.num_node_features = (length + 2) + len(NODE_FEATURE_NAMES)
+    num_onehot = 2 + int(self.cardinalities.sum())
+    self.node_feature_names = (f"position_choice_onehot[{num_onehot}]",) + NODE_FEATURE_NAMES
+    self.num_node_features = num_onehot + len(NODE_FEATURE_NAMES)
+    # Column of (position p, choice k) in that one-hot: 2 + offset of p + k.
+    self._onehot_offset = 2 + np.concatenate([[0], np.cumsum(self.cardinalities)[:-1]])
     vocab_index = {c: i + 2 for i, c in enumerate(vocab)}
     width = int(self.cardinalities.max())
     # [L, max_choices] tables indexed by (position, choice); 0 where none exists.
@@ -270,13 +274,18 @@ class ChainSpace(base.Space):
     return self._stats
 
   def node_features(self, encodings: base.Encodings) -> np.ndarray:
-    """float32 ``[B, L + 2, F]``: one-hot slot, then :data:`NODE_FEATURE_NAMES`."""
+    """float32 ``[B, L + 2, F]``: (position, choice) one-hot, then
+    :data:`NODE_FEATURE_NAMES`."""
     enc = np.asarray(encodings, np.int64).reshape(-1, self.num_positions)
     b, length = enc.shape
     mu, sd = self._feature_stats()
     numeric = (self._raw_numeric(enc) - mu) / sd
-    slots = np.broadcast_to(np.eye(length + 2), (b, length + 2, length + 2))
-    return np.concatenate([slots, numeric], axis=2).astype(np.float32)
+    onehot = np.zeros((b, length + 2, 2 + int(self.cardinalities.sum())))
+    onehot[:, 0, 0] = 1.0  # input
+    onehot[:, -1, 1] = 1.0  # output
+    rows = np.arange(b)[:, None]
+    onehot[rows, np.arange(1, length + 1)[None], self._onehot_offset[None] + enc] = 1.0
+    return np.concatenate([onehot, numeric], axis=2).astype(np.float32)
 
   def to_graphs(self, encodings: base.Encodings) -> base.DenseGraphs:
     enc = np.asarray(encodings, dtype=np.int32).reshape(-1, self.num_positions)
