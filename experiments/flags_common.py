@@ -67,7 +67,7 @@ def run_config_from_flags(train_size: int = 100):
   from jaxnas import pretrain as pretrain_lib
   from jaxnas import protocol
   from jaxnas import train
-  from jaxnas.evaluate import supernet
+  from jaxnas.evaluate import weight_sharing_supernet as supernet
   from jaxnas.evaluate import weak_labels
   # pylint: enable=import-outside-toplevel
   model = models.ModelConfig(encoder=FLAGS.encoder, hidden=FLAGS.hidden,

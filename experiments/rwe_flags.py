@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from jaxnas.evaluate import cell_supernet
+from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import rwe
 
 FLAGS = flags.FLAGS
@@ -42,10 +42,10 @@ def define_probe_flags() -> None:
     flags.DEFINE_integer("naswot_images", 64, "Images of the NASWOT kernel (0: off)."),
     flags.DEFINE_enum("batch_norm", "none", ["batch", "none"],
                       "BN with per-candidate batch statistics, or in inference mode."),
-    flags.DEFINE_enum("features", "stages_edges", list(cell_supernet.FEATURE_MODES),
+    flags.DEFINE_enum("features", "stages_edges", list(rwn.FEATURE_MODES),
                       "Probe features: pooled last stage; every stage concatenated; or every "
                       "stage plus every edge of the first cell."),
-    flags.DEFINE_enum("kernel_init", "orthogonal", list(cell_supernet.KERNEL_INITS),
+    flags.DEFINE_enum("kernel_init", "orthogonal", list(rwn.KERNEL_INITS),
                       "Random conv kernels: orthogonal columns with He variance, or plain He."),
     flags.DEFINE_list("ridges", ["1", "3", "10"], "Ridge strengths (relative to unit variance)."),
     flags.DEFINE_enum("ridge_reduce", "mean", list(rwe.RIDGE_REDUCTIONS),

@@ -29,7 +29,7 @@ from jaxnas import spaces
 from jaxnas import train
 from jaxnas.data import csv_table
 from jaxnas.data import nb101 as nb101_data
-from jaxnas.evaluate import supernet
+from jaxnas.evaluate import weight_sharing_supernet as supernet
 from jaxnas.evaluate import zero_cost
 from jaxnas.search import surrogate
 from jaxnas.spaces import nb101 as nb101_space

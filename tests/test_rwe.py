@@ -12,7 +12,7 @@ import pytest
 from jaxnas import errors
 from jaxnas.data import images as images_lib
 from jaxnas.data import paths
-from jaxnas.evaluate import cell_supernet as cs
+from jaxnas.evaluate import random_weight_network as cs
 from jaxnas.evaluate import probe
 from jaxnas.evaluate import rwe
 from jaxnas.evaluate import xla_cpu

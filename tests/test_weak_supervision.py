@@ -21,7 +21,7 @@ from jaxnas import protocol
 from jaxnas import train
 from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.data import images as images_lib
-from jaxnas.evaluate import supernet as sn
+from jaxnas.evaluate import weight_sharing_supernet as sn
 from jaxnas.evaluate import weak_labels as wl
 from jaxnas.evaluate import zero_cost as zc
 from jaxnas.spaces import CompleteDAGSpace

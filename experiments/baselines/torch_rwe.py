@@ -5,7 +5,8 @@ For each architecture a network is built from its genotype (NB201's
 as jaxnas's supernet (copied from its params, HWIO -> OIHW), run on the same
 images, and scored by the same closed-form ridge probe and NASWOT kernel.
 This is the baseline of ``experiments/bench_rwe.py`` and a numerical check of
-:mod:`jaxnas.evaluate.cell_supernet` against an independent implementation.
+:mod:`jaxnas.evaluate.random_weight_network` against an independent
+implementation.
 
 Needs ``torch`` (``pip install torch``; a benchmark-only dependency).
 """

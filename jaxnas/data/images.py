@@ -28,6 +28,7 @@ import os
 import pathlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxnas import errors
@@ -78,6 +79,11 @@ class ImageSet:
     """
     if n < 1 or n > len(self):
       raise errors.ConfigError(f"asked for {n} images, but {self.source or 'the set'} holds {len(self)}")
+    order = self.stratified_rows(n, seed)
+    return ImageSet(self.x[order], self.y[order], self.source)
+
+  def stratified_rows(self, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted row indices ``[n]`` of :meth:`stratified`."""
     rng = np.random.default_rng(seed)
     per_class = [rng.permutation(np.nonzero(self.y == c)[0]) for c in np.unique(self.y)]
     # Round-robin over classes: the k-th image of every class before the (k+1)-th.
@@ -85,9 +91,7 @@ class ImageSet:
     for idx in per_class:
       rank[idx] = np.arange(idx.size)
     tie = rng.permutation(len(self))
-    order = np.lexsort((tie, rank))[:n]
-    order = np.sort(order)
-    return ImageSet(self.x[order], self.y[order], self.source)
+    return np.sort(np.lexsort((tie, rank))[:n])
 
 
 def _check_split(split: str) -> None:
@@ -139,6 +143,60 @@ def load_cifar10_npz(split: str = "train", images_dir: str | os.PathLike | None 
         f"{path}: labels must be CIFAR-10 class ids 0..9, got {y.dtype} values such as "
         f"{bad.ravel()[:3].tolist()}")
   return ImageSet(x, y.astype(np.int32), str(path))
+
+
+def load_npz(path: str | os.PathLike) -> ImageSet:
+  """A user's own image set: an ``.npz`` with ``x`` uint8 ``[N, S, S, C]`` and ``y`` int ``[N]``.
+
+  Any number of classes (labels ``0..K-1``, at least two present) and any
+  square size. Read without pickle; every problem is one line naming the file.
+
+  Raises:
+    ConfigError: no such file.
+    BenchmarkDataError: not an npz, missing ``x``/``y``, wrong dtype or shape,
+      non-square images, negative labels or a single class.
+  """
+  path = pathlib.Path(path).expanduser()
+  if not path.is_file():
+    raise errors.ConfigError(f"image file {str(path)!r} not found")
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      missing = [k for k in ("x", "y") if k not in f]
+      if missing:
+        raise errors.BenchmarkDataError(f"{path}: missing arrays {missing}; has {list(f.keys())}")
+      x, y = f["x"], f["y"]
+  except errors.BenchmarkDataError:
+    raise
+  except (ValueError, OSError, EOFError) as e:
+    raise errors.BenchmarkDataError(
+        f"{path}: not a readable .npz of arrays x and y ({type(e).__name__}: "
+        f"{str(e).splitlines()[0] if str(e) else ''})") from None
+  if x.dtype != np.uint8 or x.ndim != 4:
+    raise errors.BenchmarkDataError(
+        f"{path}: x must be uint8 [N, H, W, C] (NHWC), got {x.dtype} {x.shape}")
+  if x.shape[1] != x.shape[2]:
+    raise errors.BenchmarkDataError(f"{path}: images must be square, got {x.shape[1]}x{x.shape[2]}")
+  if y.ndim != 1 or y.shape[0] != x.shape[0] or not np.issubdtype(y.dtype, np.integer):
+    raise errors.BenchmarkDataError(
+        f"{path}: y must be integer [N] with N = {x.shape[0]} (one label per image), got "
+        f"{y.dtype} {y.shape}")
+  if y.size and y.min() < 0:
+    raise errors.BenchmarkDataError(f"{path}: labels must be >= 0, found {int(y.min())}")
+  if np.unique(y).size < 2:
+    raise errors.BenchmarkDataError(f"{path}: needs at least two classes, found {np.unique(y).size}")
+  return ImageSet(x, y.astype(np.int32), str(path))
+
+
+def split_holdout(images: ImageSet, fraction: float, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+  """``(train, held_out)``: a class-balanced ``fraction`` of ``images`` held out by a seeded draw."""
+  n = int(round(fraction * len(images)))
+  if not 0 < n < len(images):
+    raise errors.ConfigError(
+        f"holding out {fraction} of {len(images)} images leaves an empty split")
+  order = images.stratified_rows(n, seed)
+  rest = np.setdiff1d(np.arange(len(images)), order)
+  return (ImageSet(images.x[rest], images.y[rest], images.source),
+          ImageSet(images.x[order], images.y[order], images.source))
 
 
 def _decode_binary(data: bytes, path: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
@@ -229,6 +287,21 @@ def downsample(images: ImageSet, size: int) -> ImageSet:
     return images
   x = images.x.astype(np.float32).reshape(n, size, h // size, size, w // size, c).mean(axis=(2, 4))
   return ImageSet(np.round(x).astype(np.uint8), images.y, images.source)
+
+
+def random_crop_flip(key: jax.Array, x: jax.Array) -> jax.Array:
+  """CIFAR augmentation in JAX: random horizontal flip, then a random crop after zero padding
+  ``max(1, H // 8)`` (4 pixels at 32x32), per image of ``[N, H, W, C]``."""
+  n, h, w, _ = x.shape
+  pad = max(1, h // 8)
+  k1, k2, k3 = jax.random.split(key, 3)
+  flip = jax.random.bernoulli(k1, 0.5, (n,))
+  x = jnp.where(flip[:, None, None, None], x[:, :, ::-1], x)
+  xp = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  dy = jax.random.randint(k2, (n,), 0, 2 * pad + 1)
+  dx = jax.random.randint(k3, (n,), 0, 2 * pad + 1)
+  crop = lambda im, a, b: jax.lax.dynamic_slice(im, (a, b, 0), (h, w, im.shape[-1]))
+  return jax.vmap(crop)(xp, dy, dx)
 
 
 def synthetic_images(key: jax.Array, n: int, *, size: int = 32,

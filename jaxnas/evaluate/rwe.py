@@ -6,8 +6,8 @@ fit only a linear read-out on its features, and use the read-out's held-out
 accuracy as a seconds-cheap estimate of the architecture's quality.
 
 Here all candidates share one set of random weights
-(:mod:`jaxnas.evaluate.cell_supernet`); a batch of candidates ``[B, E]`` runs in
-one jitted call that also fits the closed-form ridge probe
+(:mod:`jaxnas.evaluate.random_weight_network`); a batch of candidates
+``[B, E]`` runs in one jitted call that also fits the closed-form ridge probe
 (:mod:`jaxnas.evaluate.probe`) of every candidate and computes its NASWOT
 score from the same forward pass. :class:`RandomWeightEvaluator` splits any
 number of candidates into fixed-size batches (the last one padded), so a sweep
@@ -41,7 +41,7 @@ import numpy as np
 
 from jaxnas import errors
 from jaxnas.data import images as images_lib
-from jaxnas.evaluate import cell_supernet
+from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import probe
 from jaxnas.evaluate import xla_cpu
 from jaxnas.spaces import base
@@ -102,9 +102,9 @@ class RandomWeightEvaluator:
       the fit images: every fit image is also a held-out one, so the score is
       less noisy for the same forward cost). The continuous ``*_mse`` scores
       order cells that tie on accuracy.
-    share_first_cell: see :func:`cell_supernet.batch_forward`.
+    share_first_cell: see :func:`rwn.batch_forward`.
     parallel_candidates: candidates vmapped side by side inside a batch (see
-      :func:`cell_supernet.batch_forward`); ``None`` picks 1 on CPU (only the
+      :func:`rwn.batch_forward`); ``None`` picks 1 on CPU (only the
       chosen op of each edge runs) and on GPU/TPU as many as fit an ~8 GB
       activation budget, at most ``batch_size`` (one convolution over every
       candidate's images). Not yet measured on an accelerator.
@@ -115,13 +115,13 @@ class RandomWeightEvaluator:
       ``batch_size``, at the price of at most ``log2(batch_size)`` extra
       compilations, each once.
     num_classes: label classes.
-    **net: fields of :class:`cell_supernet.SupernetConfig` (``channels``,
+    **net: fields of :class:`rwn.SupernetConfig` (``channels``,
       ``cells_per_stage``, ``batch_norm``, ``features``, ``naswot_images``...).
   """
 
   def __init__(self, space: base.Space, fit_images: images_lib.ImageSet,
                eval_images: images_lib.ImageSet, *,
-               config: cell_supernet.SupernetConfig | None = None, weight_seeds: int = 4,
+               config: rwn.SupernetConfig | None = None, weight_seeds: int = 4,
                combine_seeds: str = "concat", seed: int = 0, batch_size: int = 32,
                ridges: Sequence[float] = DEFAULT_RIDGES, ridge_reduce: str = "mean",
                score_by: str = "loo_neg_mse", share_first_cell: bool = True,
@@ -154,7 +154,7 @@ class RandomWeightEvaluator:
           f"fit images {fit_images.x.shape[1:]} and eval images {eval_images.x.shape[1:]} "
           "differ in shape")
     self.space = space
-    self.config = config or cell_supernet.SupernetConfig.for_space(space, **{**DEFAULT_NET, **net})
+    self.config = config or rwn.SupernetConfig.for_space(space, **{**DEFAULT_NET, **net})
     if config is not None and net:
       raise errors.ConfigError(
           f"pass either config or network fields, not both (got {sorted(net)})")
@@ -178,7 +178,7 @@ class RandomWeightEvaluator:
     self.fit_y = jnp.asarray(fit_images.y, jnp.int32)
     self.eval_y = jnp.asarray(eval_images.y, jnp.int32)
     keys = jax.random.split(jax.random.key(seed), self.weight_seeds)
-    self.params = jax.vmap(lambda k: cell_supernet.init_params(self.config, k))(keys)
+    self.params = jax.vmap(lambda k: rwn.init_params(self.config, k))(keys)
     self.num_traces = 0  # how often the jitted step was traced (= compiled)
     # On CPU, convolutions go to XLA's Eigen path (faster here, see xla_cpu).
     self._step = jax.jit(self._step_impl, compiler_options=xla_cpu.eigen_conv_options())
@@ -200,7 +200,7 @@ class RandomWeightEvaluator:
     config = self.config
 
     def forward(p):  # one draw: features [B, N, d], NASWOT [B]
-      feats, gram = cell_supernet.batch_forward(p, images, encodings, config,
+      feats, gram = rwn.batch_forward(p, images, encodings, config,
                                                 share_first_cell=self.share_first_cell,
                                                 parallel_candidates=self.parallel_candidates)
       nw = (jax.vmap(probe.naswot_score)(gram) if config.naswot_images
@@ -219,7 +219,7 @@ class RandomWeightEvaluator:
     """Features ``[B, N_fit + N_eval, feature_dim]`` of a few candidates (for checks)."""
     enc = self._check(encodings)
     p = jax.tree.map(lambda a: a[seed_index], self.params)
-    feats, _ = cell_supernet.batch_forward(p, self.images, jnp.asarray(enc), self.config,
+    feats, _ = rwn.batch_forward(p, self.images, jnp.asarray(enc), self.config,
                                            share_first_cell=self.share_first_cell)
     return np.asarray(feats)
 
@@ -300,5 +300,5 @@ class RandomWeightEvaluator:
   def flops_per_candidate(self, encodings: base.Encodings) -> np.ndarray:
     """FLOPs ``[N]`` a directly built network spends on the evaluator's images."""
     h, w = self.images.shape[1:3]
-    return cell_supernet.network_flops(self.config, self._check(encodings), h, w,
+    return rwn.network_flops(self.config, self._check(encodings), h, w,
                                        int(self.images.shape[0])) * self.weight_seeds

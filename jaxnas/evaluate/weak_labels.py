@@ -20,7 +20,7 @@ Signal groups (``WeakLabelConfig.signals``) and the columns they give:
   candidate's random-weight features (:mod:`jaxnas.evaluate.rwe`);
 * ``supernet`` — ``supernet_accuracy``, ``supernet_loss``: held-out accuracy /
   loss with the shared weights of a trained weight-sharing supernet
-  (:mod:`jaxnas.evaluate.supernet`).
+  (:mod:`jaxnas.evaluate.weight_sharing_supernet`).
 
 Computing is resumable and shared: each finished signal group is saved in a
 ``parts/`` folder beside the table (``<group>-<hash of its settings and the
@@ -48,10 +48,10 @@ from jaxnas import errors
 from jaxnas import features
 from jaxnas import io_utils
 from jaxnas.data import images as images_lib
-from jaxnas.evaluate import cell_supernet
+from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import nb101_costs
 from jaxnas.evaluate import rwe
-from jaxnas.evaluate import supernet as supernet_lib
+from jaxnas.evaluate import weight_sharing_supernet as supernet_lib
 from jaxnas.evaluate import zero_cost
 from jaxnas.spaces import base
 from jaxnas.spaces import cell as cell_lib
@@ -228,7 +228,7 @@ def read(path: str | os.PathLike) -> WeakLabels:
 
 
 # --------------------------------------------------------------------------- computing
-def cell_costs(config: cell_supernet.SupernetConfig, encodings: np.ndarray,
+def cell_costs(config: rwn.SupernetConfig, encodings: np.ndarray,
                image_size: int) -> dict[str, np.ndarray]:
   """Log conv parameters and log conv FLOPs ``[N]`` of the cell network's candidates."""
   enc = np.asarray(encodings).reshape(-1, len(config.edges))
@@ -237,7 +237,7 @@ def cell_costs(config: cell_supernet.SupernetConfig, encodings: np.ndarray,
   n1 = np.sum(kinds[enc] == "conv1", axis=1)
   per = sum(config.cells_per_stage * config.stage_channels(s) ** 2 for s in range(config.num_stages))
   params = (9 * n3 + n1) * per + 1.0
-  flops = cell_supernet.network_flops(config, enc, image_size, image_size, 1)
+  flops = rwn.network_flops(config, enc, image_size, image_size, 1)
   return {"params": np.log(params), "flops": np.log(flops)}
 
 
@@ -278,7 +278,7 @@ def compute(space: base.Space, encodings: np.ndarray, config: WeakLabelConfig, *
   workdir = pathlib.Path(workdir) if workdir else None
   columns: dict[str, np.ndarray] = {}
   timings: dict[str, float] = {}
-  net = (cell_supernet.SupernetConfig.for_space(
+  net = (rwn.SupernetConfig.for_space(
       space, channels=config.channels, cells_per_stage=config.cells_per_stage,
       naswot_images=config.zc_images, kernel_init=LEGACY_KERNEL_INIT) if is_cell else None)
   images = None

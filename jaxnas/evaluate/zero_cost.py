@@ -1,7 +1,8 @@
 """Zero-cost proxies of cell architectures, computed by jaxnas at initialisation.
 
 All candidates share one set of random weights of the cell network of
-:mod:`jaxnas.evaluate.cell_supernet`; a candidate only touches the weights of
+:mod:`jaxnas.evaluate.random_weight_network`; a candidate only touches the
+weights of
 its own ops (``lax.switch``), so a gradient taken with respect to the *shared*
 weights is exactly the gradient of the directly built network (zero on the
 weights of ops it does not use). Proxies:
@@ -35,7 +36,7 @@ import numpy as np
 
 from jaxnas import config_checks
 from jaxnas import errors
-from jaxnas.evaluate import cell_supernet
+from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import probe
 
 PROXIES = ("naswot", "snip", "grad_norm", "synflow")
@@ -65,18 +66,18 @@ class ZeroCostConfig:
         raise errors.ConfigError(f"{name} must be a positive int, got {v!r}")
 
 
-def _readout(config: cell_supernet.SupernetConfig, key: jax.Array, num_classes: int) -> jax.Array:
+def _readout(config: rwn.SupernetConfig, key: jax.Array, num_classes: int) -> jax.Array:
   """Random linear read-out ``[feature_dim, num_classes]`` (LeCun-normal)."""
   d = config.feature_dim
   return jax.random.normal(key, (d, num_classes), jnp.float32) / np.sqrt(d)
 
 
-def saliency(params: cell_supernet.Params, head: jax.Array, images: jax.Array, labels: jax.Array,
-             encodings: jax.Array, config: cell_supernet.SupernetConfig) -> dict[str, jax.Array]:
+def saliency(params: rwn.Params, head: jax.Array, images: jax.Array, labels: jax.Array,
+             encodings: jax.Array, config: rwn.SupernetConfig) -> dict[str, jax.Array]:
   """NASWOT, snip and grad-norm of candidates ``[B, E]`` (one forward + backward each).
 
   Args:
-    params: shared random weights (:func:`cell_supernet.init_params`).
+    params: shared random weights (:func:`rwn.init_params`).
     head: read-out ``[feature_dim, classes]``.
     images: float32 ``[N, H, W, C]``.
     labels: int ``[N]``.
@@ -88,7 +89,7 @@ def saliency(params: cell_supernet.Params, head: jax.Array, images: jax.Array, l
   """
   def one(ops):
     def loss_fn(p, h):
-      feats, gram = cell_supernet.batch_forward(p, images, ops[None], config,
+      feats, gram = rwn.batch_forward(p, images, ops[None], config,
                                                 share_first_cell=False)
       logits = feats[0] @ h
       ce = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1))
@@ -106,25 +107,25 @@ def saliency(params: cell_supernet.Params, head: jax.Array, images: jax.Array, l
   return jax.lax.map(one, encodings)
 
 
-def naswot(params: cell_supernet.Params, images: jax.Array, encodings: jax.Array,
-           config: cell_supernet.SupernetConfig) -> jax.Array:
+def naswot(params: rwn.Params, images: jax.Array, encodings: jax.Array,
+           config: rwn.SupernetConfig) -> jax.Array:
   """NASWOT ``[B]`` from the forward-only fast path (first-cell terms shared).
 
   ``-inf`` for cells whose kernel is singular (e.g. no input-output path).
   """
-  _, gram = cell_supernet.batch_forward(params, images, encodings, config)
+  _, gram = rwn.batch_forward(params, images, encodings, config)
   return jax.vmap(probe.naswot_score)(gram)
 
 
-def synflow(params: cell_supernet.Params, head: jax.Array, encodings: jax.Array,
-            config: cell_supernet.SupernetConfig, size: int) -> jax.Array:
+def synflow(params: rwn.Params, head: jax.Array, encodings: jax.Array,
+            config: rwn.SupernetConfig, size: int) -> jax.Array:
   """``log`` synflow ``[B]`` of candidates ``[B, E]`` (see the module docstring)."""
   cfg = dataclasses.replace(config, batch_norm="none", naswot_images=0)
   ones = jnp.ones((1, size, size, cfg.in_channels), jnp.float32)
   absp = jax.tree.map(jnp.abs, (params, head))
 
   def total(p):
-    feats, _ = cell_supernet.batch_forward(p[0], ones, encodings, cfg, share_first_cell=False)
+    feats, _ = rwn.batch_forward(p[0], ones, encodings, cfg, share_first_cell=False)
     return jnp.sum(feats[:, 0] @ p[1], axis=-1)  # R per candidate [B]
 
   _, tangent = jax.jvp(total, (absp,), (absp,))
@@ -136,21 +137,21 @@ class ZeroCostEvaluator:
   """Every zero-cost proxy of any number of candidates, in fixed-size chunks.
 
   Args:
-    config: the random network (``cell_supernet.SupernetConfig``).
+    config: the random network (``rwn.SupernetConfig``).
     images: float32 ``[N, H, W, C]`` normalised images (snip, NASWOT).
     labels: int ``[N]``.
     zc: proxy settings.
     num_classes: read-out classes.
   """
 
-  def __init__(self, config: cell_supernet.SupernetConfig, images: np.ndarray, labels: np.ndarray,
+  def __init__(self, config: rwn.SupernetConfig, images: np.ndarray, labels: np.ndarray,
                zc: ZeroCostConfig = ZeroCostConfig(), *, num_classes: int = 10):
     if images.ndim != 4 or images.shape[0] != labels.shape[0]:
       raise errors.ConfigError(f"images {images.shape} and labels {labels.shape} do not match")
     self.config = config
     self.zc = zc
     k1, k2 = jax.random.split(jax.random.key(zc.seed))
-    self.params = cell_supernet.init_params(config, k1)
+    self.params = rwn.init_params(config, k1)
     self.head = _readout(config, k2, num_classes)
     self.images = jnp.asarray(images[:zc.num_images], jnp.float32)
     self.labels = jnp.asarray(labels[:zc.num_images], jnp.int32)

@@ -9,7 +9,8 @@ weights; training samples a few candidates per step and takes a gradient step
 on their image loss; afterwards *every* candidate is evaluated with the shared
 weights (held-out accuracy and loss), which labels the whole space cheaply.
 
-The network is the one of :mod:`jaxnas.evaluate.cell_supernet` (NB201's
+The network is the one of :mod:`jaxnas.evaluate.random_weight_network`
+(NB201's
 skeleton; affine-free BN, as NB201's own weight-sharing baselines use) plus a
 trained linear classifier on the pooled features. Two forward paths compute the
 same function of the shared weights:
@@ -24,7 +25,8 @@ same function of the shared weights:
   ``lax.switch`` fast path instead was ~20x slower than the forward pass on
   XLA:CPU.) Gradients reach only the chosen ops' weights.
 * **evaluation sweeps** (:func:`switch_logits`): the committed
-  ``cell_supernet.batch_forward`` (``lax.switch`` per candidate, first-cell
+  ``random_weight_network.batch_forward`` (``lax.switch`` per candidate,
+  first-cell
   terms shared by all candidates), forward only, in fixed-size jitted chunks.
 
 BN always normalises with the statistics of the batch it sees: during training
@@ -57,7 +59,7 @@ from jaxnas import config_checks
 from jaxnas import checkpoint as checkpoint_lib
 from jaxnas import errors
 from jaxnas.data import images as images_lib
-from jaxnas.evaluate import cell_supernet as cs
+from jaxnas.evaluate import random_weight_network as cs
 from jaxnas.spaces import cell as cell_lib
 
 
@@ -131,13 +133,13 @@ class SupernetTrainConfig:
 
 # --------------------------------------------------------------------------- parameters
 def init_params(config: cs.SupernetConfig, key: jax.Array, num_classes: int = 10) -> dict:
-  """``{"net": cell_supernet params, "head": {"w": [F, classes], "b": [classes]}}``."""
+  """``{"net": cs.init_params(...), "head": {"w": [F, classes], "b": [classes]}}``."""
   return {"net": cs.init_params(config, key),
           "head": {"w": jnp.zeros((config.feature_dim, num_classes), jnp.float32),
                    "b": jnp.zeros((num_classes,), jnp.float32)}}
 
 
-def _conv_kernel(kinds: tuple[str, ...], cell_params: dict, edge: int,
+def mixed_conv_kernel(kinds: tuple[str, ...], cell_params: dict, edge: int,
                  mask: jax.Array) -> tuple[jax.Array, jax.Array] | None:
   """The candidate's conv kernel on one edge and the mask of "a conv was chosen"."""
   conv_ids = [k for k, kind in enumerate(kinds) if kind in cs.CONV_KINDS]
@@ -153,27 +155,38 @@ def _conv_kernel(kinds: tuple[str, ...], cell_params: dict, edge: int,
   return kernel, sum(mask[k] for k in conv_ids)
 
 
+def mixed_edge(kinds: tuple[str, ...], bn: str, cell_params: dict, masks: jax.Array,
+               cell_bn: dict | None = None):
+  """``(edge, total, h) -> total + op(h)`` from one-hot op masks ``[E, K]`` (module docstring).
+
+  ``cell_bn`` (``{conv kind: {"scale": [E, c], "bias": [E, c]}}``, the trained
+  networks' learned BN parameters) mixes the chosen conv's BN affine the same
+  way; None is the supernet's affine-free BN.
+  """
+  conv_ids = [k for k, kind in enumerate(kinds) if kind in cs.CONV_KINDS]
+
+  def accumulate(e, total, h):
+    m = masks[e]
+    conv = mixed_conv_kernel(kinds, cell_params, e, m)
+    if conv is not None:
+      affine = None if cell_bn is None else {
+          part: sum(m[k] * cell_bn[kinds[k]][part][e] for k in conv_ids)
+          for part in ("scale", "bias")}
+      total = total + conv[1] * cs.relu_conv_bn(h, conv[0], bn, affine=affine)
+    for k, kind in enumerate(kinds):
+      if kind == "skip":
+        total = total + m[k] * h
+      elif kind == "pool":
+        total = total + m[k] * cs.avg_pool3(h)
+    return total
+  return accumulate
+
+
 def _mixed_cell(cell_params: dict, x: jax.Array, mask: jax.Array,
                 config: cs.SupernetConfig) -> jax.Array:
   """One cell of one candidate from its one-hot op mask ``[E, K]`` (see module docstring)."""
-  kinds, bn = config.kinds, config.batch_norm
-  nodes = [x]
-  for j in range(1, config.num_nodes):
-    total = jnp.zeros_like(x)
-    for e, (i, jj) in enumerate(config.edges):
-      if jj != j:
-        continue
-      m, h = mask[e], nodes[i]
-      conv = _conv_kernel(kinds, cell_params, e, m)
-      if conv is not None:
-        total = total + conv[1] * cs.batch_norm(cs.conv(jax.nn.relu(h), conv[0]), bn)
-      for k, kind in enumerate(kinds):
-        if kind == "skip":
-          total = total + m[k] * h
-        elif kind == "pool":
-          total = total + m[k] * cs.avg_pool3(h)
-    nodes.append(total)
-  return nodes[-1]
+  accumulate = mixed_edge(config.kinds, config.batch_norm, cell_params, mask)
+  return cs.cell_nodes(x, config.num_nodes, accumulate)[-1]
 
 
 def mixed_logits(params: dict, images: jax.Array, encodings: jax.Array,
@@ -197,7 +210,7 @@ def mixed_logits(params: dict, images: jax.Array, encodings: jax.Array,
 
 def switch_logits(params: dict, images: jax.Array, encodings: jax.Array,
                   config: cs.SupernetConfig) -> jax.Array:
-  """Logits ``[B, N, classes]`` through ``cell_supernet.batch_forward`` (sweep path)."""
+  """Logits ``[B, N, classes]`` through ``cs.batch_forward`` (sweep path)."""
   feats, _ = cs.batch_forward(params["net"], images, encodings, config)
   return feats @ params["head"]["w"] + params["head"]["b"]
 
@@ -235,22 +248,17 @@ def subnet_logits(subnet: dict, images: jax.Array, config: cs.SupernetConfig) ->
       x, _ = cs.reduction_block(subnet["reductions"][s - 1], x, bn)
     for c in range(config.cells_per_stage):
       own = subnet["cells"][s * config.cells_per_stage + c]
-      nodes = [x]
-      for j in range(1, config.num_nodes):
-        total = jnp.zeros_like(x)
-        for e, (i, jj) in enumerate(config.edges):
-          if jj != j:
-            continue
-          kind = kinds[ops[e]]
-          if kind == "skip":
-            total = total + nodes[i]
-          elif kind == "pool":
-            total = total + cs.avg_pool3(nodes[i])
-          elif kind in cs.CONV_KINDS:
-            w = own[e][kind]
-            total = total + cs.batch_norm(cs.conv(jax.nn.relu(nodes[i]), w), bn)
-        nodes.append(total)
-      x = nodes[-1]
+
+      def accumulate(e, total, h, own=own):
+        kind = kinds[ops[e]]
+        if kind == "skip":
+          return total + h
+        if kind == "pool":
+          return total + cs.avg_pool3(h)
+        if kind in cs.CONV_KINDS:
+          return total + cs.batch_norm(cs.conv(jax.nn.relu(h), own[e][kind]), bn)
+        return total
+      x = cs.cell_nodes(x, config.num_nodes, accumulate)[-1]
   return cs.pooled(x, bn) @ subnet["head"]["w"] + subnet["head"]["b"]
 
 
@@ -278,20 +286,6 @@ def load_images(config: SupernetTrainConfig, images_dir=None, *,
   test = test.stratified(config.eval_images, config.seed)
   prep = lambda s: images_lib.normalize(images_lib.downsample(s, config.image_size).x)
   return prep(train), train.y.astype(np.int32), prep(test), test.y.astype(np.int32)
-
-
-def _augment(key: jax.Array, x: jax.Array) -> jax.Array:
-  """Random horizontal flip and random crop after zero padding ``H // 8``."""
-  n, h, w, _ = x.shape
-  pad = max(1, h // 8)
-  k1, k2, k3 = jax.random.split(key, 3)
-  flip = jax.random.bernoulli(k1, 0.5, (n,))
-  x = jnp.where(flip[:, None, None, None], x[:, :, ::-1], x)
-  xp = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-  dy = jax.random.randint(k2, (n,), 0, 2 * pad + 1)
-  dx = jax.random.randint(k3, (n,), 0, 2 * pad + 1)
-  crop = lambda im, a, b: jax.lax.dynamic_slice(im, (a, b, 0), (h, w, im.shape[-1]))
-  return jax.vmap(crop)(xp, dy, dx)
 
 
 # --------------------------------------------------------------------------- trainer
@@ -345,7 +339,7 @@ class SupernetTrainer:
     idx = jax.random.choice(k_idx, self.train_x.shape[0], (cfg.batch_size,), replace=False)
     x, y = self.train_x[idx], self.train_y[idx]
     if cfg.augment:
-      x = _augment(k_aug, x)
+      x = images_lib.random_crop_flip(k_aug, x)
 
     def loss_fn(p):
       logits = mixed_logits(p, x, encodings, self.net)  # [K, N, classes]

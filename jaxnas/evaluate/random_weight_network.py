@@ -58,6 +58,7 @@ from jaxnas import errors
 from jaxnas.spaces import cell as cell_lib
 
 Params = dict  # pytree of float32 arrays, see init_params
+Affine = dict  # learned BN parameters {"scale": [C], "bias": [C]} (trained networks only)
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 OP_KINDS = {"none": "none", "skip_connect": "skip", "nor_conv_1x1": "conv1",
             "nor_conv_3x3": "conv3", "avg_pool_3x3": "pool"}
@@ -258,8 +259,14 @@ def conv(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def batch_norm(x: jax.Array, mode: str) -> jax.Array:
-  """Affine-free BN of ``[N, H, W, C]`` over (N, H, W), see module docstring."""
+def batch_norm(x: jax.Array, mode: str, affine: Affine | None = None) -> jax.Array:
+  """BN of ``[N, H, W, C]`` over (N, H, W), see module docstring.
+
+  Affine-free unless ``affine`` (``{"scale": [C], "bias": [C]}``, the trained
+  networks' learned BN parameters) is given.
+  """
+  if affine is not None:
+    return batch_norm(x, mode) * affine["scale"] + affine["bias"]
   if mode == "none":
     return x * np.float32(1.0 / np.sqrt(1.0 + BN_EPS))
   # One pass for both moments (XLA fuses the two sums): memory traffic, not
@@ -300,10 +307,11 @@ def avg_pool2(x: jax.Array) -> jax.Array:
   return 0.25 * (x[:, 0:h:2, 0:w:2] + x[:, 1:h:2, 0:w:2] + x[:, 0:h:2, 1:w:2] + x[:, 1:h:2, 1:w:2])
 
 
-def relu_conv_bn(x: jax.Array, w: jax.Array, bn: str, stride: int = 1) -> jax.Array:
+def relu_conv_bn(x: jax.Array, w: jax.Array, bn: str, stride: int = 1,
+                 affine: Affine | None = None) -> jax.Array:
   """NB201's ReLU -> conv -> BN. BN is per channel, so ``w`` may hold the kernels
   of several edges side by side (output channels concatenated)."""
-  return batch_norm(conv(jax.nn.relu(x), w, stride), bn)
+  return batch_norm(conv(jax.nn.relu(x), w, stride), bn, affine)
 
 
 def apply_op(kind: str, cell_params: dict, edge: int, x: jax.Array, bn: str) -> jax.Array:
@@ -317,23 +325,30 @@ def apply_op(kind: str, cell_params: dict, edge: int, x: jax.Array, bn: str) -> 
   return relu_conv_bn(x, cell_params[kind][edge], bn)
 
 
-def reduction_block(p: dict, x: jax.Array, bn: str) -> tuple[jax.Array, jax.Array]:
+def reduction_block(p: dict, x: jax.Array, bn: str,
+                    affine: dict[str, Affine] | None = None) -> tuple[jax.Array, jax.Array]:
   """NB201's ResNet basic block with stride 2 (conv_a, conv_b, pooled 1x1 shortcut).
+
+  Args:
+    affine: learned BN parameters ``{"conv_a": Affine, "conv_b": Affine}`` of a
+      trained network (None: affine-free).
 
   Returns ``(output, a)``; ``a`` is the input of the block's inner ReLU (a
   NASWOT site).
   """
-  a = relu_conv_bn(x, p["conv_a"], bn, stride=2)
-  b = relu_conv_bn(a, p["conv_b"], bn)
+  aff = affine or {}
+  a = relu_conv_bn(x, p["conv_a"], bn, stride=2, affine=aff.get("conv_a"))
+  b = relu_conv_bn(a, p["conv_b"], bn, affine=aff.get("conv_b"))
   return b + conv(avg_pool2(x), p["down"]), a
 
 
-def stem(params: Params, images: jax.Array, bn: str) -> jax.Array:
-  return batch_norm(conv(images, params["stem"]), bn)
+def stem(params: Params, images: jax.Array, bn: str, affine: Affine | None = None) -> jax.Array:
+  return batch_norm(conv(images, params["stem"]), bn, affine)
 
 
-def pooled(x: jax.Array, bn: str, grid: int = 1) -> jax.Array:
-  """BN + ReLU + average pooling over a ``grid x grid`` partition of the map.
+def pooled(x: jax.Array, bn: str, grid: int = 1, affine: Affine | None = None) -> jax.Array:
+  """BN (``affine``: learned parameters) + ReLU + average pooling over a ``grid x grid``
+  partition of the map.
 
   ``[N, H, W, C] -> [N, grid * grid * C]`` (region-major); ``grid=1`` is global
   average pooling. ``H`` and ``W`` must be multiples of ``grid``.
@@ -341,7 +356,7 @@ def pooled(x: jax.Array, bn: str, grid: int = 1) -> jax.Array:
   n, h, w, c = x.shape
   if h % grid or w % grid:
     raise errors.ConfigError(f"pool_grid={grid} does not divide the final {h}x{w} map")
-  y = jax.nn.relu(batch_norm(x, bn)).reshape(n, grid, h // grid, grid, w // grid, c)
+  y = jax.nn.relu(batch_norm(x, bn, affine)).reshape(n, grid, h // grid, grid, w // grid, c)
   return jnp.mean(y, axis=(2, 4)).reshape(n, grid * grid * c)
 
 
@@ -363,6 +378,36 @@ def naswot_gram(x: jax.Array, n: int) -> jax.Array:
   distance = jnp.sum(jax.lax.population_count(words[:, None, :] ^ words[None, :, :]), axis=-1,
                      dtype=jnp.uint32)
   return (units - distance.astype(jnp.int32)).astype(jnp.float32)
+
+
+def edge_index(i: int, j: int) -> int:
+  """Position of edge ``(i, j)`` in NB201's order: (0,1), (0,2), (1,2), (0,3), ..."""
+  return j * (j - 1) // 2 + i
+
+
+def cell_nodes(x: jax.Array, num_nodes: int,
+               accumulate: Callable[[int, jax.Array, jax.Array], jax.Array]) -> list[jax.Array]:
+  """The one cell loop every network here shares: node ``j`` sums ``op_ij(node_i)``, ``i < j``.
+
+  Args:
+    x: the cell input (node 0) ``[N, H, W, C]``.
+    num_nodes: nodes of the cell.
+    accumulate: ``(edge, total, node_i) -> total + op_edge(node_i)``; ``edge`` is
+      the position in :func:`edge_index` order. What an edge computes (a fixed
+      op, a ``lax.switch`` on a traced op id, a one-hot mixture, trained or
+      random weights) is the caller's; accumulating inside it lets XLA fuse the
+      add into the op's last pass.
+
+  Returns:
+    ``[node_0, ..., node_{num_nodes - 1}]``; the last is the cell output.
+  """
+  nodes = [x]
+  for j in range(1, num_nodes):
+    total = jnp.zeros_like(x)
+    for i in range(j):
+      total = accumulate(edge_index(i, j), total, nodes[i])
+    nodes.append(total)
+  return nodes
 
 
 # --------------------------------------------------------------------------- reference
@@ -398,21 +443,18 @@ def single_forward(params: Params, images: jax.Array, encoding: Sequence[int],
       x = y
     for c in range(config.cells_per_stage):
       cp = params["cells"][s * config.cells_per_stage + c]
-      nodes = [x]
-      for j in range(1, config.num_nodes):
-        total = jnp.zeros_like(x)
-        for e, (i, jj) in enumerate(config.edges):
-          if jj != j:
-            continue
-          kind = kinds[ops[e]]
-          if kind in CONV_KINDS and n_nw:
-            gram += naswot_gram(nodes[i], n_nw)
-          out = apply_op(kind, cp, e, nodes[i], bn)
-          if s == 0 and c == 0 and config.features == "stages_edges":
-            taps[e] = pooled(out, bn)
-          total = total + out
-        nodes.append(total)
-      x = nodes[-1]
+      tap = s == 0 and c == 0 and config.features == "stages_edges"
+
+      def accumulate(e, total, h, cp=cp, tap=tap):
+        nonlocal gram
+        kind = kinds[ops[e]]
+        if kind in CONV_KINDS and n_nw:
+          gram += naswot_gram(h, n_nw)
+        out = apply_op(kind, cp, e, h, bn)
+        if tap:
+          taps[e] = pooled(out, bn)
+        return total + out
+      x = cell_nodes(x, config.num_nodes, accumulate)[-1]
     if config.features != "last" and s < config.num_stages - 1:
       feats.append(pooled(x, bn))
   if n_nw:
@@ -589,14 +631,9 @@ def _cell_per_candidate(cell_params: dict, x: jax.Array, ops: jax.Array, config:
 
   With a ``taps`` dict, the pooled output of every edge is stored in it.
   """
-  ei = _edge_index(config)
-  nodes = [x]
-  for j in range(1, config.num_nodes):
-    total = jnp.zeros_like(x)
-    for i in range(j):
-      e = ei[(i, j)]
-      total = _switch_edge(config, cell_params, e, ops[e], total, nodes[i], taps)
-    nodes.append(total)
+  nodes = cell_nodes(
+      x, config.num_nodes,
+      lambda e, total, h: _switch_edge(config, cell_params, e, ops[e], total, h, taps))
   return nodes[-1], _add_node_grams(config, ops, nodes, 0, n_nw, gram)
 
 

@@ -1,0 +1,217 @@
+"""The training evaluator: trainable networks, group training, resume, the table, the npz loader."""
+
+import csv
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas import checkpoint as checkpoint_lib
+from jaxnas import errors
+from jaxnas.data import csv_table
+from jaxnas.data import images as images_lib
+from jaxnas.evaluate import candidate_table
+from jaxnas.evaluate import group_training as gt
+from jaxnas.evaluate import random_weight_network as rwn
+from jaxnas.evaluate import trainable_network as tn
+from jaxnas.evaluate import training_evaluator
+from jaxnas.spaces import registry
+
+_logits = jax.jit(tn.logits, static_argnums=(3, 4))
+TINY = gt.TrainingConfig(epochs=2, channels=3, image_size=8, num_stages=2, batch_size=16,
+                         eval_batch=32, group_size=3, learning_rate=0.05)
+
+
+@pytest.fixture(scope="module")
+def space():
+  return registry.get_space("nb201")
+
+
+@pytest.fixture(scope="module")
+def images():
+  train = images_lib.synthetic_images(jax.random.key(0), 48, size=16)
+  test = images_lib.synthetic_images(jax.random.key(1), 32, size=16)
+  return train, test
+
+
+@pytest.fixture(scope="module")
+def trainer(space, images):
+  return gt.GroupTrainer(space, TINY, gt.prepare_data(*images, TINY))
+
+
+def _random_head(params, key):
+  # A non-zero classifier and BN affine so the comparison sees every part.
+  params["head"]["w"] = jax.random.normal(key, params["head"]["w"].shape)
+  return params
+
+
+@pytest.mark.parametrize("spec", ["nb201", "complete_dag:5"])
+def test_trainable_network_equals_random_weight_network(spec):
+  space = registry.get_space(spec)
+  body = tn.CellNetworkShape(channels=3, cells_per_stage=2, num_stages=2).body(space)
+  params = _random_head(tn.init_params(body, jax.random.key(0), 10), jax.random.key(1))
+  x = jax.random.normal(jax.random.key(2), (6, 8, 8, 3))
+  for enc in np.asarray(space.sample(jax.random.key(3), 4)):
+    feats, _ = rwn.single_forward(params["net"], x, enc, body)
+    want = feats @ params["head"]["w"] + params["head"]["b"]
+    for mode in tn.EDGE_MODES:
+      got = _logits(params, x, jnp.asarray(enc), body, mode)
+      np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{enc} {mode}")
+
+
+def test_learned_bn_parameters_change_the_output(space):
+  body = tn.CellNetworkShape(channels=3, cells_per_stage=1, num_stages=2).body(space)
+  params = _random_head(tn.init_params(body, jax.random.key(0), 10), jax.random.key(1))
+  x = jax.random.normal(jax.random.key(2), (6, 8, 8, 3))
+  enc = jnp.asarray([3, 3, 3, 3, 3, 3])
+  before = _logits(params, x, enc, body, "switch")
+  params["bn"]["cells"][0]["conv3"]["scale"] = params["bn"]["cells"][0]["conv3"]["scale"] * 2.0
+  assert not np.allclose(_logits(params, x, enc, body, "switch"), before)
+
+
+@pytest.mark.parametrize("execution", ["map_switch", "vmap_mixed"])
+def test_group_step_equals_per_candidate_steps(space, images, execution):
+  cfg = TINY if execution == TINY.execution else gt.TrainingConfig(
+      **{**TINY.__dict__, "execution": execution})
+  trainer = gt.GroupTrainer(space, cfg, gt.prepare_data(*images, cfg))
+  enc = np.asarray([[3, 2, 1, 4, 0, 3], [1, 1, 1, 1, 1, 1], [0, 3, 4, 2, 3, 1]], np.int32)
+  state = trainer.init_state(enc)
+  x, y = trainer.batch(0, 1)
+  new, losses = jax.jit(trainer.group_step)(state, jnp.asarray(enc), x, y)
+  for g in range(3):
+    one = jax.tree.map(lambda a, g=g: a[g], state)
+    p, _, loss = trainer.candidate_step(one["params"], one["opt_state"], jnp.asarray(enc[g]),
+                                        x, y)
+    np.testing.assert_allclose(losses[g], loss, rtol=1e-5, atol=1e-6)
+    jax.tree.map(lambda a, b, g=g: np.testing.assert_allclose(a[g], b, rtol=1e-4, atol=1e-5),
+                 new["params"], p)
+  # The step moved the weights (the comparison is not between two no-ops).
+  assert not np.allclose(new["params"]["head"]["w"], state["params"]["head"]["w"])
+
+
+def test_one_compile_per_group_shape_and_learning(trainer):
+  a = np.asarray([[3, 3, 3, 3, 3, 3], [2, 1, 3, 0, 3, 1], [1, 0, 0, 1, 0, 0]], np.int32)
+  b = np.asarray([[4, 4, 1, 2, 2, 3], [0, 0, 0, 0, 0, 0], [3, 1, 3, 1, 3, 1]], np.int32)
+  ra = trainer.train_group(a)
+  rb = trainer.train_group(b[:2])  # a short group is padded to the group shape
+  assert trainer.num_traces == 1
+  assert ra["curves"].shape == (3, TINY.epochs) and rb["accuracy"].shape == (2,)
+  # The all-"none" cell outputs zeros: its classifier sees a constant, so it is at chance,
+  # below the conv cell trained on the same batches.
+  assert ra["train_loss"][0, -1] < ra["train_loss"][0, 0]
+  assert rb["train_loss"][1, -1] > ra["train_loss"][0, -1]
+
+
+def test_result_of_a_candidate_does_not_depend_on_its_group(trainer):
+  enc = np.asarray([[3, 2, 1, 4, 0, 3], [1, 1, 2, 2, 3, 3], [4, 3, 2, 1, 0, 1]], np.int32)
+  together = trainer.train_group(enc)
+  alone = trainer.train_group(enc[1:2])
+  np.testing.assert_allclose(alone["curves"][0], together["curves"][1], atol=1e-6)
+  np.testing.assert_allclose(alone["train_loss"][0], together["train_loss"][1], rtol=1e-5)
+
+
+def test_group_resumes_exactly_after_a_stop(trainer, tmp_path):
+  enc = np.asarray([[3, 2, 1, 4, 0, 3], [2, 2, 2, 3, 3, 3]], np.int32)
+  full = trainer.train_group(enc)
+  ckpt = checkpoint_lib.Checkpointer(tmp_path / "g")
+  assert trainer.train_group(enc, checkpointer=ckpt, stop_after_epochs=1) is None
+  assert ckpt.steps() == [1]
+  ckpt.close()
+  ckpt = checkpoint_lib.Checkpointer(tmp_path / "g")
+  resumed = trainer.train_group(enc, checkpointer=ckpt)
+  np.testing.assert_array_equal(resumed["curves"], full["curves"])
+  np.testing.assert_array_equal(resumed["train_loss"], full["train_loss"])
+  with pytest.raises(errors.CheckpointError):  # another group in the same directory
+    trainer.train_group(enc[::-1], checkpointer=ckpt)
+
+
+def test_training_evaluator_counts_distinct_archs(trainer, tmp_path):
+  ev = training_evaluator.TrainingEvaluator(trainer, workdir=tmp_path, budget=4)
+  enc = np.asarray([[3, 2, 1, 4, 0, 3], [2, 2, 2, 3, 3, 3], [3, 2, 1, 4, 0, 3]], np.int32)
+  scores = ev.evaluate(enc)
+  assert ev.num_evaluations == 2 and scores[0] == scores[2]
+  direct = trainer.train_group(enc[:2])
+  np.testing.assert_allclose(scores[:2], direct["accuracy"], atol=1e-6)
+  again = training_evaluator.TrainingEvaluator(trainer, workdir=tmp_path)  # reads results back
+  np.testing.assert_array_equal(again.evaluate(enc[:2]), scores[:2])
+  with pytest.raises(errors.QueryBudgetExceededError):
+    ev.evaluate(np.asarray([[0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 1, 0], [0, 0, 0, 1, 0, 0]]))
+
+
+def test_parameter_count_matches_the_network(space):
+  body = tn.CellNetworkShape(channels=3, cells_per_stage=2, num_stages=2).body(space)
+  params = tn.init_params(body, jax.random.key(0), 7)
+  enc = np.asarray([[3, 2, 1, 4, 0, 3]])
+  kinds = body.kinds
+  # Count the arrays the candidate's own network uses: shared parts plus its chosen ops.
+  total = sum(a.size for a in jax.tree.leaves(
+      {"stem": params["net"]["stem"], "red": params["net"]["reductions"],
+       "bn": [params["bn"]["stem"], params["bn"]["reductions"], params["bn"]["final"]],
+       "head": params["head"]}))
+  for cp, cb in zip(params["net"]["cells"], params["bn"]["cells"]):
+    for e, o in enumerate(enc[0]):
+      if kinds[o] in rwn.CONV_KINDS:
+        total += cp[kinds[o]][e].size + cb[kinds[o]]["scale"][e].size * 2
+  assert tn.parameter_count(body, enc, 7)[0] == total
+
+
+def test_train_candidates_writes_a_table_the_ranker_reads(space, images, tmp_path):
+  train, test = images
+  path = tmp_path / "mine.npz"
+  x = np.concatenate([train.x, test.x])
+  np.savez(path, x=x, y=np.concatenate([train.y, test.y]) % 4)  # 4 classes
+  cfg = candidate_table.CandidateTableConfig(num_candidates=4, images=str(path),
+                                             holdout_fraction=0.4, training=TINY)
+  work = tmp_path / "run"
+  assert candidate_table.train_candidates(cfg, work, log=lambda m: None,
+                                          stop_after_groups=1) is None
+  out = candidate_table.train_candidates(cfg, work, log=lambda m: None)
+  assert out["num_classes"] == 4 and out["num_candidates"] == 4
+  bench = csv_table.load_csv(work / "table.csv", space, label_columns=["trained_accuracy"])
+  assert len(bench) == 4
+  with open(work / "table.csv") as f:
+    header = next(csv.reader(f))
+  assert header == ["arch", "trained_accuracy", "acc_epoch_1", "acc_epoch_2", "params", "flops",
+                    "train_seconds"]
+  np.testing.assert_allclose(bench.metric("trained_accuracy"), bench.metric("acc_epoch_2"))
+  assert (work / "learning_curves.png").is_file()
+  assert json.loads((work / "config.json").read_text())["training"]["epochs"] == 2
+  other = candidate_table.CandidateTableConfig(num_candidates=5, images=str(path),
+                                               holdout_fraction=0.4, training=TINY)
+  with pytest.raises(errors.ConfigError, match="another configuration"):
+    candidate_table.train_candidates(other, work, log=lambda m: None)
+
+
+@pytest.mark.parametrize("arrays,message", [
+    ({"x": np.zeros((4, 8, 8, 3), np.float32), "y": np.arange(4)}, "uint8"),
+    ({"x": np.zeros((4, 8, 6, 3), np.uint8), "y": np.arange(4)}, "square"),
+    ({"x": np.zeros((4, 8, 8, 3), np.uint8), "y": np.arange(3)}, "one label per image"),
+    ({"x": np.zeros((4, 8, 8, 3), np.uint8), "y": -np.arange(4)}, ">= 0"),
+    ({"x": np.zeros((4, 8, 8, 3), np.uint8), "y": np.zeros(4, int)}, "two classes"),
+    ({"images": np.zeros((4, 8, 8, 3), np.uint8)}, "missing arrays"),
+])
+def test_user_npz_is_validated_with_one_line(tmp_path, arrays, message):
+  path = tmp_path / "bad.npz"
+  np.savez(path, **arrays)
+  with pytest.raises(errors.JaxnasError, match=message) as e:
+    images_lib.load_npz(path)
+  assert "\n" not in str(e.value)
+
+
+def test_user_npz_any_classes_and_size(tmp_path):
+  path = tmp_path / "ok.npz"
+  y = np.arange(30) % 5
+  x = np.broadcast_to(np.arange(30, dtype=np.uint8)[:, None, None, None], (30, 12, 12, 1))
+  np.savez(path, x=x, y=y)
+  s = images_lib.load_npz(path)
+  train, held = images_lib.split_holdout(s, 0.2, seed=0)
+  ids_train, ids_held = set(train.x[:, 0, 0, 0]), set(held.x[:, 0, 0, 0])
+  assert len(held) == 6 and len(set(held.y)) == 5  # class-balanced
+  assert not ids_train & ids_held and len(ids_train | ids_held) == 30
+  with pytest.raises(errors.ConfigError, match="not found"):
+    images_lib.load_npz(tmp_path / "missing.npz")
+  (tmp_path / "junk.npz").write_bytes(b"not a zip")
+  with pytest.raises(errors.BenchmarkDataError, match="not a readable"):
+    images_lib.load_npz(tmp_path / "junk.npz")
