@@ -160,3 +160,18 @@ def test_rea_settings_let_a_small_budget_evolve():
   assert tf.rea_settings(200) == {"population_size": 20, "sample_size": 10}
   small = tf.rea_settings(12)
   assert small["population_size"] < 12 and 1 <= small["sample_size"] <= small["population_size"]
+
+
+def test_the_searches_fingerprint_leaves_out_the_final_budget(images):
+  splits = tf.split_images(CONFIG, train=images[0], test=images[1])
+  other_final = dataclasses.replace(
+      CONFIG, final_training=dataclasses.replace(TRAIN, epochs=2), final_top_k=1)
+  other_search = dataclasses.replace(
+      CONFIG, search_training=dataclasses.replace(TRAIN, channels=5))
+  search_fp = lambda c: tf.fingerprint(c, splits, search_only=True)
+  assert search_fp(other_final) == search_fp(CONFIG)
+  assert tf.fingerprint(other_final, splits) != tf.fingerprint(CONFIG, splits)
+  assert search_fp(other_search) != search_fp(CONFIG)
+  # Which runs to do is not a setting of any one run.
+  assert tf.fingerprint(dataclasses.replace(CONFIG, seeds=3, strategies=("rea",)), splits) == \
+      tf.fingerprint(CONFIG, splits)

@@ -288,9 +288,18 @@ def group_trainer(space, config: gt.TrainingConfig, data: gt.TrainingData) -> gt
   return _TRAINERS[key]
 
 
-def fingerprint(config: TableFreeConfig, splits: Splits) -> str:
-  """Hash of the settings and the image content that decide every saved result."""
-  d = {k: v for k, v in config.to_json().items() if k not in _NOT_FINGERPRINTED}
+_FINAL_SETTINGS = ("final_training", "final_top_k")
+
+
+def fingerprint(config: TableFreeConfig, splits: Splits, *, search_only: bool = False) -> str:
+  """Hash of the settings and the image content that decide every saved result.
+
+  With ``search_only`` the final retraining's settings are left out: the
+  fingerprint the searches (``runs/``, ``state/``) are saved under, so that
+  their files, copied into a new workdir, serve a retraining at another budget.
+  """
+  skip = _NOT_FINGERPRINTED + (_FINAL_SETTINGS if search_only else ())
+  d = {k: v for k, v in config.to_json().items() if k not in skip}
   h = hashlib.sha256()
   for s in (splits.search_train, splits.search_val, splits.test):
     h.update(np.ascontiguousarray(s.x).tobytes())
@@ -487,19 +496,22 @@ def run(config: TableFreeConfig, workdir: str | os.PathLike, *,
   with io_utils.claim_workdir(workdir):
     io_utils.claim_config_json(str(workdir), fp, {"table_free": config.to_json(),
                                                   "splits": splits.description},
-                               run_files=("runs", "state", "candidates", "final"))
+                               # candidates/ and final/ are content-addressed caches
+                               # (group + trainer fingerprint), safe to share.
+                               run_files=("runs", "state", "results.json"))
     for sub in ("runs", "state", "candidates", "final"):
       (workdir / sub).mkdir(exist_ok=True)
     ctx = _Context(config, splits, workdir, log)
-    return _run_locked(ctx, fp, stop_after_batches, stop_after_final_groups)
+    return _run_locked(ctx, fingerprint(config, splits, search_only=True), stop_after_batches,
+                       stop_after_final_groups)
 
 
-def _run_locked(ctx: _Context, fp: str, stop_after_batches, stop_after_final_groups):
+def _run_locked(ctx: _Context, search_fp: str, stop_after_batches, stop_after_final_groups):
   cfg = ctx.config
   runs: dict[str, list[dict]] = {}
   for name in cfg.strategies:
     for seed in cfg.seed_list:
-      rec = _search_one(ctx, name, seed, fp, stop_after_batches)
+      rec = _search_one(ctx, name, seed, search_fp, stop_after_batches)
       if rec is None:
         return None
       runs.setdefault(name, []).append(rec)
