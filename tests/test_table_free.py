@@ -12,6 +12,7 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import assert_one_line_error
 from jaxnas import errors
 from jaxnas.data import images as images_lib
 from jaxnas.evaluate import group_training as gt
@@ -175,3 +176,16 @@ def test_the_searches_fingerprint_leaves_out_the_final_budget(images):
   # Which runs to do is not a setting of any one run.
   assert tf.fingerprint(dataclasses.replace(CONFIG, seeds=3, strategies=("rea",)), splits) == \
       tf.fingerprint(CONFIG, splits)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--space=chain:3:mb3_k3,identity"], "cell spaces"),
+    ([], "--space"),
+    (["--space=complete_dag:4", "--benchmark=nb201"], "drop --benchmark"),
+    (["--space=complete_dag:4", "--strategy=xgb"], "strategies"),
+    (["--space=complete_dag:4", "--final_top_k=0"], "final_top_k"),
+])
+def test_entry_point_refuses_bad_flags_in_one_line(run_entry, tmp_path, argv, needle):
+  res = run_entry("search", "--evaluator=train", f"--workdir={tmp_path / 'w'}", *argv)
+  assert_one_line_error(res, needle)
+  assert not (tmp_path / "w").exists() or not list((tmp_path / "w").iterdir())
