@@ -61,14 +61,17 @@ from jaxnas.search import runner
 from jaxnas.spaces import get_space
 
 from experiments import cli
+from experiments import table_free_flags
 from experiments.baselines import xgb_search
 
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(table_free_flags)  # listed by --help
 flags.DEFINE_string("benchmark", "nb201", "Benchmark table (nb201, ...) or 'none' (no ground truth).")
 flags.DEFINE_string("target", None, "Benchmark column to maximise (default: the benchmark's).")
 flags.DEFINE_string("space", None, "Space spec when --benchmark=none (e.g. complete_dag:5).")
-flags.DEFINE_enum("evaluator", "benchmark", ["benchmark", "rwe"],
-                  "Scores: benchmark lookups (counted queries) or the random-weight probe.")
+flags.DEFINE_enum("evaluator", "benchmark", ["benchmark", "rwe", "train"],
+                  "Scores: benchmark lookups (counted queries), the random-weight probe, or "
+                  "candidates trained from scratch (no table; jaxnas.search.table_free).")
 flags.DEFINE_list("strategy", ["renas", "rea", "random"], "Comma list of strategies.")
 flags.DEFINE_integer("budget", 100, "Distinct evaluations (queries) per search.")
 flags.DEFINE_integer("seeds", 10, "Seeds 0..seeds-1 for every strategy.")
@@ -349,6 +352,17 @@ def config_from_flags() -> dict:
 def main(argv):
   del argv
   cli.require(workdir=FLAGS.workdir)
+  if FLAGS.evaluator == "train":  # no table: train candidates, retrain the winners
+    if FLAGS["benchmark"].present and FLAGS.benchmark != "none":
+      raise errors.ConfigError("--evaluator=train searches without a table; drop --benchmark")
+    from jaxnas.search import table_free  # pylint: disable=import-outside-toplevel
+    cfg = table_free_flags.table_free_config(config_from_flags())
+    out = table_free.run(cfg, FLAGS.workdir, log=lambda m: print(m, flush=True))
+    for name, res in out["strategies"].items():
+      print(f"{name}: final test accuracy {100 * res['final_test_accuracy_mean']:.2f} "
+            f"+- {100 * res['final_test_accuracy_std']:.2f}  (search cost {res['search_cost']})")
+    print(f"wrote results to {FLAGS.workdir}")
+    return
   results = run(config_from_flags(), FLAGS.workdir, log=lambda m: print(m, flush=True))
   keys = ("median_queries_to_optimum", "max_queries_to_optimum", "mean_regret_at_50",
           "mean_best_accuracy", "mean_searcher_seconds")

@@ -93,6 +93,7 @@ class TrainingEvaluator(evaluators.ProbeEvaluator):
     self.budget = budget
     self.log = log
     self.curves: dict[bytes, list[float]] = {}  # held-out accuracy per epoch
+    self.train_seconds: dict[bytes, float] = {}  # each arch's share of its group's seconds
 
   def evaluate(self, encodings: np.ndarray) -> np.ndarray:
     enc = np.asarray(encodings, np.int32).reshape(-1, self.num_positions)
@@ -112,6 +113,7 @@ class TrainingEvaluator(evaluators.ProbeEvaluator):
       out = run_group(self.trainer, group, self._group_dir(group), log=self.log)
       for e, curve in zip(group, out["curves"]):
         self.curves[base.arch_key(e)] = [float(c) for c in curve]
+        self.train_seconds[base.arch_key(e)] = float(out["seconds"]) / len(group)
       scores.extend(out["accuracy"].tolist())
     return np.asarray(scores, np.float64)
 

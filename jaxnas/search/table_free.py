@@ -1,0 +1,605 @@
+"""NAS without a table, end to end: search with trained candidates, retrain the winners.
+
+:func:`run` is what ``python -m experiments.search --evaluator=train`` runs:
+
+1. **Images, three disjoint parts.** The search trains candidates on
+   ``search_train`` and scores them on ``search_val`` (both carved from the
+   training images); the winners are retrained on ``search_train + search_val``
+   and tested on ``test`` images the search never saw (the CIFAR-10 test file,
+   or a held-out share of a user ``.npz``). :func:`split_images`.
+2. **Weak labels, free for the budget.** The ranker strategies' candidate pool
+   is labelled once by jaxnas's zero-cost signals and random-weight probe
+   (:mod:`jaxnas.evaluate.weak_labels`, computed on the search images only,
+   kept under ``workdir/weak_labels``). AceNAS pretrains its ranker on their
+   combination; ReNAS draws its initial architectures (before it has any
+   trained one) from their top region instead of the whole pool
+   (:class:`WeakPriorReNAS`). REA and random search use none.
+3. **Search.** Every query trains one candidate from scratch with the
+   :class:`~jaxnas.evaluate.training_evaluator.TrainingEvaluator` at the
+   search budget; round strategies retrain their ranker between rounds
+   (:mod:`jaxnas.search.rounds`). Same trained-candidate budget for every
+   strategy and seed.
+4. **Final retraining.** The ``final_top_k`` best architectures of every
+   (strategy, seed) are retrained at the final budget with ``final_seeds``
+   seeds and tested on ``test``. A strategy's ``final_test_accuracy`` is its
+   per-seed winner's (top-1 by the search's own score, never chosen by test
+   accuracy) mean over final seeds; mean/std are over search seeds.
+
+Resume: candidates and final retrainings checkpoint per group after every
+epoch (orbax) and keep ``result.json``; the search state (searcher, evaluator
+cache, trajectory) is rewritten after every batch; weak labels save each
+signal group. A rerun of the same config after a kill at any point redoes
+only the unfinished epoch / round.
+
+Files under ``workdir``: ``config.json``, ``results.json``, ``final.csv``,
+``trajectory.csv``, ``best_vs_queries.png``, ``runs/`` (one finished search per
+file), ``state/``, ``candidates/groups/``, ``final/groups/``, ``weak_labels/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import time
+from collections.abc import Callable, Mapping
+
+import jax
+import numpy as np
+
+from jaxnas import errors
+from jaxnas import io_utils
+from jaxnas.data import images as images_lib
+from jaxnas.evaluate import group_training as gt
+from jaxnas.evaluate import random_weight_network as rwn
+from jaxnas.evaluate import trainable_network as tn
+from jaxnas.evaluate import training_evaluator
+from jaxnas.evaluate import weak_labels as wl
+from jaxnas.search import base
+from jaxnas.search import outcomes
+from jaxnas.search import registry
+from jaxnas.search import renas
+from jaxnas.search import runner
+from jaxnas.search import surrogate as surrogate_lib
+from jaxnas.spaces import cell as cell_lib
+from jaxnas.spaces import registry as spaces_registry
+
+STRATEGIES = ("acenas", "renas", "rea", "random")
+WEAK_LABEL_STRATEGIES = ("acenas", "renas")
+SPLIT_SEED = 20_221  # fixes which images form each split, whatever the training seeds
+
+
+@dataclasses.dataclass(frozen=True)
+class TableFreeConfig:
+  """A table-free search comparison and the retraining of its winners.
+
+  Attributes:
+    space: a cell-space spec (``complete_dag:5``, ``nb201``).
+    strategies: strategies compared (from :data:`STRATEGIES`).
+    budget: trained candidates per search (the same for every strategy).
+    seeds: search seeds ``first_seed .. first_seed + seeds - 1``.
+    first_seed: first search seed.
+    round_size: queries per round of the ranker strategies (and per batch of
+      random search); candidates of a batch train as one group.
+    pool_size: candidate pool of the ranker strategies (weak-labelled once).
+    ensemble_size: ranker ensemble members (0: the strategy's default).
+    num_steps: ranker training steps per round (0: the strategy's default).
+    weak_signals: weak-label signal groups (:data:`jaxnas.evaluate.weak_labels.GROUP_COLUMNS`).
+    search_training: the search's per-candidate budget (its ``seed`` is the
+      weight seed; ``eval_images`` is ignored: ``val_images`` are used).
+    val_images: training images held out to score search candidates.
+    final_training: the retraining budget (its ``seed`` is replaced by each
+      final seed).
+    final_top_k: architectures retrained per (strategy, search seed).
+    final_seeds: retraining seeds ``0 .. final_seeds - 1``.
+    images: a user ``.npz`` (``x`` uint8 NHWC, ``y`` int); "" = CIFAR-10.
+    images_dir: folder of ``cifar10/{train,test}.npz`` ("" = the default).
+    test_fraction: share of a user ``.npz`` held out as the final test set.
+  """
+
+  space: str = "complete_dag:5"
+  strategies: tuple[str, ...] = STRATEGIES
+  budget: int = 48
+  seeds: int = 3
+  first_seed: int = 0
+  round_size: int = 8
+  pool_size: int = 2000
+  ensemble_size: int = 0
+  num_steps: int = 0
+  weak_signals: tuple[str, ...] = wl.ZERO_COST_SIGNALS
+  search_training: gt.TrainingConfig = gt.TrainingConfig(epochs=1, channels=8, image_size=16,
+                                                         train_fraction=0.5, group_size=8)
+  val_images: int = 1000
+  final_training: gt.TrainingConfig = gt.TrainingConfig(epochs=5, channels=16, image_size=32,
+                                                        group_size=8)
+  final_top_k: int = 3
+  final_seeds: int = 2
+  images: str = ""
+  images_dir: str = ""
+  test_fraction: float = 0.2
+
+  def __post_init__(self):
+    for name in ("budget", "seeds", "round_size", "pool_size", "val_images", "final_top_k",
+                 "final_seeds"):
+      v = getattr(self, name)
+      if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise errors.ConfigError(f"--{name} must be an int >= 1, got {v!r}")
+    for name in ("first_seed", "ensemble_size", "num_steps"):
+      v = getattr(self, name)
+      if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise errors.ConfigError(f"--{name} must be an int >= 0, got {v!r}")
+    if not self.strategies or len(set(self.strategies)) != len(self.strategies):
+      raise errors.ConfigError(f"--strategy needs distinct names, got {list(self.strategies)}")
+    unknown = [s for s in self.strategies if s not in STRATEGIES]
+    if unknown:
+      raise errors.ConfigError(f"--evaluator=train runs the strategies {list(STRATEGIES)}; "
+                               f"got {unknown}")
+    if not 0 < self.test_fraction < 1:
+      raise errors.ConfigError(f"--test_fraction must be in (0, 1), got {self.test_fraction!r}")
+    wl.WeakLabelConfig(signals=tuple(self.weak_signals))  # names checked there
+
+  @property
+  def seed_list(self) -> list[int]:
+    return list(range(self.first_seed, self.first_seed + self.seeds))
+
+  def to_json(self) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+# Settings that do not change what any one run, retraining or weak label computes:
+# which runs to do (each has its own file) and where images are read (their content is
+# fingerprinted instead).
+_NOT_FINGERPRINTED = ("strategies", "seeds", "first_seed", "final_seeds", "images", "images_dir")
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+  """The three disjoint image sets of a run.
+
+  Attributes:
+    search_train: trains search candidates.
+    search_val: scores search candidates (and the weak labels' probe).
+    final_train: ``search_train + search_val``: trains the retrained winners.
+    test: scores the retrained winners; never seen by the search.
+    description: where each came from, for results.json.
+  """
+
+  search_train: images_lib.ImageSet
+  search_val: images_lib.ImageSet
+  final_train: images_lib.ImageSet
+  test: images_lib.ImageSet
+  description: dict
+
+
+def split_images(config: TableFreeConfig, *, train: images_lib.ImageSet | None = None,
+                 test: images_lib.ImageSet | None = None) -> Splits:
+  """Splits the images into disjoint search-train / search-val / test sets.
+
+  ``train``/``test`` (tests) replace the files; otherwise a user ``.npz``
+  is split by ``test_fraction``, or CIFAR-10's train/test files are used.
+  ``search_val`` is a class-balanced draw of ``val_images`` training images.
+  """
+  if train is None:
+    if config.images:
+      train, test = images_lib.split_holdout(images_lib.load_npz(config.images),
+                                             config.test_fraction, SPLIT_SEED)
+      origin = f"{config.images} ({1 - config.test_fraction:.0%} train / " \
+               f"{config.test_fraction:.0%} test, split seed {SPLIT_SEED})"
+    else:
+      images_dir = config.images_dir or None
+      train = images_lib.load_cifar10_npz("train", images_dir)
+      test = images_lib.load_cifar10_npz("test", images_dir)
+      origin = f"CIFAR-10 train.npz / test.npz ({train.source})"
+  else:
+    origin = "given image sets"
+  if test is None:
+    raise errors.ConfigError("split_images: pass test images with train images")
+  if config.val_images >= len(train):
+    raise errors.ConfigError(
+        f"--val_images={config.val_images} leaves no search training images (of {len(train)})")
+  search_train, search_val = images_lib.split_holdout(train, config.val_images / len(train),
+                                                      SPLIT_SEED)
+  return Splits(search_train, search_val, train, test, {
+      "origin": origin, "search_train": len(search_train), "search_val": len(search_val),
+      "final_train": len(train), "test": len(test),
+      "note": "search_train and search_val are disjoint parts of the training images; the "
+              "test images are a separate set the search never reads"})
+
+
+class SearchEvaluator(training_evaluator.TrainingEvaluator):
+  """The training evaluator whose saved state also keeps curves and training seconds.
+
+  A resumed search then still reports what every earlier candidate cost.
+  """
+
+  def state_dict(self) -> dict:
+    out = super().state_dict()
+    keys = [np.asarray(e, np.int32).tobytes() for e in out["encodings"]]
+    out["curves"] = [self.curves.get(k) for k in keys]
+    out["train_seconds"] = [self.train_seconds.get(k) for k in keys]
+    return out
+
+  def load_state_dict(self, state: Mapping) -> None:
+    super().load_state_dict(state)
+    enc = np.asarray(state.get("encodings", []), np.int32).reshape(-1, self.num_positions)
+    for e, c, s in zip(enc, state.get("curves", []), state.get("train_seconds", [])):
+      if c is not None:
+        self.curves[base.arch_key(e)] = list(c)
+      if s is not None:
+        self.train_seconds[base.arch_key(e)] = float(s)
+
+
+class WeakPriorReNAS(renas.ReNASSearch):
+  """ReNAS whose initial architectures come from the weak labels' top region.
+
+  Before its first ranker, ReNAS has nothing to rank with; here its
+  ``num_init`` initial queries are drawn uniformly from the ``prior_fraction``
+  best of the unseen pool by weak label (exploration among plausible
+  architectures, as AceNAS's top-region draws), not from the whole pool.
+  Later rounds are ReNAS's own (UCB + decision-level neighbours).
+
+  Args:
+    weak_labels: float ``[P]`` over the surrogate's pool.
+    prior_fraction: share of the pool the initial draws come from.
+    **kwargs: :class:`~jaxnas.search.renas.ReNASSearch`'s.
+  """
+
+  def __init__(self, space, *, weak_labels: np.ndarray, prior_fraction: float = 0.1, **kwargs):
+    super().__init__(space, **kwargs)
+    weak = np.asarray(weak_labels, np.float64).reshape(-1)
+    if weak.shape[0] != self.surrogate.pool_size or not np.all(np.isfinite(weak)):
+      raise errors.ConfigError(f"weak labels: need {self.surrogate.pool_size} finite values, "
+                               f"got {weak.shape[0]}")
+    if not 0 < prior_fraction <= 1:
+      raise errors.ConfigError(f"prior_fraction must be in (0, 1], got {prior_fraction!r}")
+    self.weak = weak
+    self.prior_fraction = float(prior_fraction)
+
+  def _initial(self, key, seen, n):
+    k = max(n, int(np.ceil(self.prior_fraction * np.sum(~seen))))
+    allowed = np.zeros(seen.size, bool)
+    allowed[surrogate_lib.top_unseen(self.weak, seen, k)] = True
+    return surrogate_lib.sample_without_replacement(key, np.zeros(seen.size), n, allowed=allowed)
+
+  def report(self) -> dict:
+    return {**super().report(), "weak_label_prior_fraction": self.prior_fraction}
+
+
+def rea_settings(budget: int) -> dict:
+  """REA's population / tournament for a budget: its defaults (20 / 10) when the budget
+  allows evolution after the random population, else a quarter of the budget (>= 2)."""
+  population = int(min(20, max(2, budget // 4)))
+  return {"population_size": population, "sample_size": max(1, min(10, population // 2))}
+
+
+# Group trainers and ranker surrogates by what they compute: a resumed or repeated run in
+# the same process reuses their compiled steps instead of compiling again.
+_TRAINERS: dict[str, gt.GroupTrainer] = {}
+_SURROGATES: dict[tuple, surrogate_lib.RankerSurrogate] = {}
+
+
+def group_trainer(space, config: gt.TrainingConfig, data: gt.TrainingData) -> gt.GroupTrainer:
+  """A :class:`GroupTrainer` of (space, config, data), shared within the process."""
+  key = config.fingerprint(space, data)
+  if key not in _TRAINERS:
+    _TRAINERS[key] = gt.GroupTrainer(space, config, data)
+  return _TRAINERS[key]
+
+
+_FINAL_SETTINGS = ("final_training", "final_top_k")
+
+
+def fingerprint(config: TableFreeConfig, splits: Splits, *, search_only: bool = False) -> str:
+  """Hash of the settings and the image content that decide every saved result.
+
+  With ``search_only`` the final retraining's settings are left out: the
+  fingerprint the searches (``runs/``, ``state/``) are saved under, so that
+  their files, copied into a new workdir, serve a retraining at another budget.
+  """
+  skip = _NOT_FINGERPRINTED + (_FINAL_SETTINGS if search_only else ())
+  d = {k: v for k, v in config.to_json().items() if k not in skip}
+  h = hashlib.sha256()
+  for s in (splits.search_train, splits.search_val, splits.test):
+    h.update(np.ascontiguousarray(s.x).tobytes())
+    h.update(np.ascontiguousarray(s.y).tobytes())
+  d["images"] = h.hexdigest()[:16]
+  return io_utils.fingerprint(d)
+
+
+class _Context:
+  """What every run of one workdir shares: data, trainers, pool, weak labels."""
+
+  def __init__(self, config: TableFreeConfig, splits: Splits, workdir: pathlib.Path, log):
+    self.config, self.splits, self.workdir, self.log = config, splits, workdir, log
+    self.space = spaces_registry.get_space(config.space)
+    search_cfg = dataclasses.replace(config.search_training, eval_images=0)
+    self.search_data = gt.prepare_data(splits.search_train, splits.search_val, search_cfg)
+    self._search_cfg = search_cfg
+    self._trainers: dict[int, gt.GroupTrainer] = {}
+    self.pool = surrogate_lib.pool_for(self.space, key=jax.random.key(0),
+                                       max_size=config.pool_size)
+    self._weak: np.ndarray | None = None
+    self.weak_seconds = 0.0
+    self.weak_fingerprint = None
+    self.final_costs: dict[str, list] = {}  # params / FLOPs of the retrained archs
+
+  def trainer(self, group_size: int) -> gt.GroupTrainer:
+    """The search trainer for groups of ``group_size`` (one compile per size)."""
+    g = min(group_size, self._search_cfg.group_size)
+    if g not in self._trainers:
+      cfg = dataclasses.replace(self._search_cfg, group_size=g)
+      self._trainers[g] = group_trainer(self.space, cfg, self.search_data)
+    return self._trainers[g]
+
+  def weak_labels(self) -> np.ndarray:
+    """The combined weak label ``[P]`` of the pool (computed once, resumable)."""
+    if self._weak is None:
+      cfg = self.config
+      wcfg = wl.WeakLabelConfig(signals=tuple(cfg.weak_signals),
+                                channels=cfg.search_training.channels,
+                                image_size=cfg.search_training.image_size,
+                                zc_images=min(64, len(self.splits.search_train)),
+                                probe_fit_images=min(128, len(self.splits.search_train)),
+                                probe_eval_images=min(128, len(self.splits.search_val)),
+                                seed=cfg.search_training.seed)
+      table = wl.load_or_compute(self.space, self.pool, wcfg,
+                                 path=self.workdir / "weak_labels" / "weak_labels.csv",
+                                 train_images=self.splits.search_train,
+                                 test_images=self.splits.search_val, log=self.log)
+      self.weak_seconds = float(sum(table.meta.get("seconds", {}).values()))
+      self.weak_fingerprint = table.meta.get("fingerprint")
+      self._weak = wl.combined(table)
+    return self._weak
+
+  def surrogate(self, name: str) -> surrogate_lib.RankerSurrogate:
+    cfg = self.config
+    key = (name, cfg.space, cfg.pool_size, cfg.ensemble_size, cfg.num_steps)
+    if key not in _SURROGATES:
+      _SURROGATES[key] = registry.make_surrogate(
+          name, self.space, pool=self.pool, ensemble_size=cfg.ensemble_size or None,
+          num_steps=cfg.num_steps or None)
+    return _SURROGATES[key]
+
+  def searcher(self, name: str, seed: int) -> base.Searcher:
+    cfg = self.config
+    if name == "acenas":
+      return registry.make_searcher(
+          "acenas", self.space, seed=seed, surrogate=self.surrogate(name),
+          round_size=cfg.round_size, weak_labels=self.weak_labels(),
+          pretrain_size=min(2048, self.pool.shape[0]))
+    if name == "renas":
+      return WeakPriorReNAS(self.space, seed=seed, surrogate=self.surrogate(name),
+                            round_size=cfg.round_size, num_init=min(10, max(2, cfg.budget // 3)),
+                            weak_labels=self.weak_labels())
+    if name == "rea":  # batched: round_size children per step, trained as one group
+      return registry.make_searcher("rea", self.space, seed=seed, batch_size=cfg.round_size,
+                                    **rea_settings(cfg.budget))
+    return registry.make_searcher("random", self.space, seed=seed, batch_size=cfg.round_size)
+
+
+def _search_one(ctx: _Context, name: str, seed: int, search_fp: str,
+                stop_after_batches: int | None) -> dict | None:
+  """One (strategy, seed) search; its finished record, or None when stopped early."""
+  path = ctx.workdir / "runs" / f"{name}_seed{seed}.json"
+  if path.is_file():
+    rec = json.loads(path.read_text())
+    if rec.get("fingerprint") != search_fp:
+      raise errors.CheckpointError(f"{path} holds a run of other settings; use a fresh workdir")
+    return rec
+  searcher = ctx.searcher(name, seed)
+  evaluator = SearchEvaluator(ctx.trainer(searcher.batch_size),
+                              workdir=ctx.workdir / "candidates", log=None)
+  t0 = time.time()
+  res = runner.run_search(searcher, evaluator, ctx.config.budget,
+                          checkpoint_path=str(ctx.workdir / "state" / f"{name}_seed{seed}.json"),
+                          fingerprint=search_fp, max_batches=stop_after_batches,
+                          log=ctx.log)
+  if evaluator.num_evaluations < ctx.config.budget and stop_after_batches is not None:
+    return None
+  keys = [np.asarray(r["arch"], np.int32).tobytes() for r in res.trajectory]
+  uses_weak = name in WEAK_LABEL_STRATEGIES
+  rec = {"strategy": name, "seed": seed, "fingerprint": search_fp,
+         "trained_candidates": evaluator.num_evaluations,
+         "training_seconds": round(res.evaluator_seconds, 3),
+         "candidate_train_seconds": round(sum(evaluator.train_seconds.get(k, 0.0)
+                                              for k in keys), 3),
+         "ranker_seconds": round(res.searcher_seconds, 3),
+         "probe_seconds": round(ctx.weak_seconds, 3) if uses_weak else 0.0,
+         "weak_labels": (f"combined {list(ctx.config.weak_signals)} of {ctx.pool.shape[0]} pool "
+                         f"archs ({ctx.weak_fingerprint})") if uses_weak else None,
+         "wall_seconds_last_call": round(time.time() - t0, 3), "report": res.report,
+         "best_search_accuracy": res.best_score,
+         "trajectory": [[r["query"], ctx.space.format(np.asarray(r["arch"], np.int32)),
+                         r["score"], r["best"]] for r in res.trajectory],
+         "curves": [evaluator.curves.get(k) for k in keys]}
+  io_utils.atomic_write_json(path, rec)
+  ctx.log(f"{name} seed {seed}: best search accuracy {res.best_score:.4f} after "
+          f"{rec['trained_candidates']} trained candidates")
+  return rec
+
+
+def top_archs(rec: Mapping, k: int) -> list[tuple[str, float]]:
+  """The ``k`` best distinct ``(arch, search score)`` of a run, best first (ties: earlier)."""
+  traj = rec["trajectory"]
+  order = sorted(range(len(traj)), key=lambda i: (-traj[i][2], i))
+  return [(traj[i][1], float(traj[i][2])) for i in order[:k]]
+
+
+def _retrain(ctx: _Context, archs: list[str], stop_after_groups: int | None
+             ) -> dict[tuple[str, int], dict] | None:
+  """Test accuracy of every arch retrained with every final seed: ``{(arch, seed): {...}}``."""
+  cfg = ctx.config
+  enc = np.stack([ctx.space.parse(a) for a in archs]).astype(np.int32)
+  out, trained = {}, 0
+  for fseed in range(cfg.final_seeds):
+    fcfg = dataclasses.replace(cfg.final_training, seed=fseed)
+    data = gt.prepare_data(ctx.splits.final_train, ctx.splits.test, fcfg)
+    trainer = group_trainer(ctx.space, fcfg, data)
+    g = fcfg.group_size
+    for lo in range(0, enc.shape[0], g):
+      group = enc[lo:lo + g]
+      digest = hashlib.sha256(group.tobytes() + trainer.fingerprint.encode()).hexdigest()[:16]
+      group_dir = ctx.workdir / "final" / "groups" / digest
+      fresh = not (group_dir / "result.json").is_file()
+      if fresh and stop_after_groups is not None and trained >= stop_after_groups:
+        return None
+      ctx.log(f"final retraining, seed {fseed}: archs {lo + 1}-{lo + group.shape[0]} of "
+              f"{enc.shape[0]}" + ("" if fresh else " (done earlier)"))
+      res = training_evaluator.run_group(trainer, group, group_dir)
+      trained += fresh
+      for i, a in enumerate(archs[lo:lo + g]):
+        out[(a, fseed)] = {"test_accuracy": float(res["accuracy"][i]),
+                           "train_seconds": float(res["seconds"]) / group.shape[0]}
+    if fseed == 0:
+      ctx.final_costs = {
+          "params": tn.parameter_count(trainer.body, enc, data.num_classes).tolist(),
+          "flops": rwn.network_flops(trainer.body, enc, fcfg.image_size, fcfg.image_size,
+                                     1).tolist()}
+  return out
+
+
+def _std(x) -> float:
+  x = np.asarray(x, np.float64)
+  return float(x.std(ddof=1)) if x.size > 1 else 0.0
+
+
+def run(config: TableFreeConfig, workdir: str | os.PathLike, *,
+        log: Callable[[str], None] = print, train_images: images_lib.ImageSet | None = None,
+        test_images: images_lib.ImageSet | None = None,
+        stop_after_batches: int | None = None,
+        stop_after_final_groups: int | None = None) -> dict | None:
+  """Searches with every strategy and seed, retrains the winners, writes the results.
+
+  Args:
+    config: the comparison.
+    workdir: output folder; a rerun with the same config resumes (another
+      config is refused before anything is written).
+    log: progress lines.
+    train_images, test_images: image sets instead of the files (tests).
+    stop_after_batches: per search, stop after this many batches of this call
+      (tests of resume).
+    stop_after_final_groups: stop the retraining after this many fresh groups.
+
+  Returns:
+    The ``results.json`` dict, or None when stopped early.
+  """
+  space = spaces_registry.get_space(config.space)
+  if not isinstance(space, cell_lib.CellSpace):
+    raise errors.ConfigError(
+        f"--evaluator=train trains networks of cell spaces (nb201, complete_dag:N); {config.space} "
+        "is not one (chain spaces have no trainable network in the training evaluator yet)")
+  splits = split_images(config, train=train_images, test=test_images)
+  fp = fingerprint(config, splits)
+  workdir = pathlib.Path(workdir)
+  with io_utils.claim_workdir(workdir):
+    io_utils.claim_config_json(str(workdir), fp, {"table_free": config.to_json(),
+                                                  "splits": splits.description},
+                               # candidates/ and final/ are content-addressed caches
+                               # (group + trainer fingerprint), safe to share.
+                               run_files=("runs", "state", "results.json"))
+    for sub in ("runs", "state", "candidates", "final"):
+      (workdir / sub).mkdir(exist_ok=True)
+    ctx = _Context(config, splits, workdir, log)
+    return _run_locked(ctx, fingerprint(config, splits, search_only=True), stop_after_batches,
+                       stop_after_final_groups)
+
+
+def _run_locked(ctx: _Context, search_fp: str, stop_after_batches, stop_after_final_groups):
+  cfg = ctx.config
+  runs: dict[str, list[dict]] = {}
+  for name in cfg.strategies:
+    for seed in cfg.seed_list:
+      rec = _search_one(ctx, name, seed, search_fp, stop_after_batches)
+      if rec is None:
+        return None
+      runs.setdefault(name, []).append(rec)
+  tops = {(name, rec["seed"]): top_archs(rec, cfg.final_top_k)
+          for name, recs in runs.items() for rec in recs}
+  archs = sorted({a for t in tops.values() for a, _ in t})
+  t0 = time.time()
+  final = _retrain(ctx, archs, stop_after_final_groups)
+  if final is None:
+    return None
+  costs = {a: (ctx.final_costs["params"][i], ctx.final_costs["flops"][i])
+           for i, a in enumerate(archs)}
+  rows = [["strategy", "search_seed", "rank", "arch", "search_accuracy", "final_seed",
+           "test_accuracy", "params", "flops", "train_seconds"]]
+  strategies = {}
+  for name, recs in runs.items():
+    winners, top_k_acc, per_seed = [], [], []
+    for rec in recs:
+      top = tops[(name, rec["seed"])]
+      for rank, (arch, score) in enumerate(top, 1):
+        for fseed in range(cfg.final_seeds):
+          r = final[(arch, fseed)]
+          rows.append([name, rec["seed"], rank, arch, f"{score:.6f}", fseed,
+                       f"{r['test_accuracy']:.6f}", costs[arch][0], costs[arch][1],
+                       f"{r['train_seconds']:.3f}"])
+          top_k_acc.append(r["test_accuracy"])
+      arch = top[0][0]
+      acc = [final[(arch, f)]["test_accuracy"] for f in range(cfg.final_seeds)]
+      winners.append(float(np.mean(acc)))
+      per_seed.append({k: v for k, v in rec.items() if k not in ("trajectory", "curves")}
+                      | {"winner": arch, "winner_search_accuracy": top[0][1],
+                         "winner_test_accuracy_per_final_seed": acc,
+                         "winner_params": costs[arch][0], "winner_flops": costs[arch][1]})
+    strategies[name] = {
+        "final_test_accuracy_mean": float(np.mean(winners)),
+        "final_test_accuracy_std": _std(winners),
+        "final_test_accuracy_per_search_seed": winners,
+        "final_top_k_test_accuracy_mean": float(np.mean(top_k_acc)),
+        "winner_params_mean": float(np.mean([p["winner_params"] for p in per_seed])),
+        "winner_flops_mean": float(np.mean([p["winner_flops"] for p in per_seed])),
+        "mean_best_search_accuracy": float(np.mean([r["best_search_accuracy"] for r in recs])),
+        "search_cost": {
+            "trained_candidates_per_seed": cfg.budget,
+            "trained_candidates_total": int(sum(r["trained_candidates"] for r in recs)),
+            "training_seconds": float(sum(r["training_seconds"] for r in recs)),
+            "candidate_train_seconds": float(sum(r["candidate_train_seconds"] for r in recs)),
+            "ranker_seconds": float(sum(r["ranker_seconds"] for r in recs)),
+            "probe_seconds_once": float(max(r["probe_seconds"] for r in recs))},
+        "per_seed": per_seed}
+  io_utils.atomic_write_csv(ctx.workdir / "final.csv", rows)
+  _write_trajectories(ctx, runs)
+  results = {"space": cfg.space, "budget": cfg.budget, "seeds": cfg.seed_list,
+             "final_seeds": list(range(cfg.final_seeds)), "final_top_k": cfg.final_top_k,
+             "search_budget": cfg.search_training.budget(),
+             "final_budget": cfg.final_training.budget(), "splits": ctx.splits.description,
+             "final_retrain_seconds_this_call": round(time.time() - t0, 3),
+             "final_test_accuracy": "per search seed: the top-1 architecture by search "
+                                    "accuracy, retrained with every final seed, mean test "
+                                    "accuracy; mean/std over search seeds",
+             "strategies": strategies}
+  io_utils.atomic_write_json(ctx.workdir / "results.json", results)
+  _plot(ctx, runs)
+  return results
+
+
+def _write_trajectories(ctx: _Context, runs: dict[str, list[dict]]) -> None:
+  rows = [["strategy", "seed", "query", "arch", "search_accuracy", "best_so_far"]]
+  for name, recs in runs.items():
+    for rec in recs:
+      rows.extend([name, rec["seed"], q, a, f"{s:.6f}", f"{b:.6f}"]
+                  for q, a, s, b in rec["trajectory"])
+  io_utils.atomic_write_csv(ctx.workdir / "trajectory.csv", rows)
+
+
+def _plot(ctx: _Context, runs: dict[str, list[dict]]) -> None:
+  try:
+    from jaxnas import plots  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    ctx.log("matplotlib is not installed: no best_vs_queries.png")
+    return
+  budget = ctx.config.budget
+  series = {}
+  for name, recs in runs.items():
+    curves = 100 * np.stack([outcomes.best_so_far([t[2] for t in r["trajectory"]], budget)
+                             for r in recs])
+    series[name] = (np.arange(1, budget + 1), curves.mean(axis=0),
+                    curves.std(axis=0) if len(recs) > 1 else None)
+  plots.lines(str(ctx.workdir / "best_vs_queries.png"), series,
+              title=f"{ctx.config.space}: best search accuracy vs trained candidates "
+                    f"({len(ctx.config.seed_list)} seeds)",
+              xlabel="trained candidates (queries)", ylabel="best held-out accuracy (%)")
