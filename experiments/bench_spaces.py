@@ -15,9 +15,9 @@ written. The target: jaxnas >= XGBoost one-hot + 0.03 at every size.
 import dataclasses
 import os
 
-from absl import app
 from absl import flags
 
+from experiments import cli
 from experiments import flags_common
 from experiments import sweep_train_size
 from experiments import synthetic_tables
@@ -93,4 +93,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -15,12 +15,12 @@ networks. Writes the numbers to ``--out``.
 
 import time
 
-from absl import app
 from absl import flags
 import jax
 import numpy as np
 import torch
 
+from experiments import cli
 from experiments.baselines import torch_train
 from jaxnas import io_utils
 from jaxnas.data import images as images_lib
@@ -108,4 +108,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

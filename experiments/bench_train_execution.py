@@ -9,9 +9,9 @@ after one untimed call that compiles, and prints the compile seconds and the
 steady-state seconds per candidate-step. Writes a JSON with the numbers.
 """
 
-from absl import app
 from absl import flags
 
+from experiments import cli
 from jaxnas.evaluate import training_evaluator
 
 _GROUP = flags.DEFINE_integer("group_size", 8, "candidates per group")
@@ -32,4 +32,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import os
 
-from absl import app
 from absl import flags
 import numpy as np
 
+from experiments import cli
 from jaxnas import spaces
 from jaxnas.data import csv_table
 
@@ -97,4 +97,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -11,10 +11,10 @@ where it stopped when started again with the same flags. Then:
       --target=trained_accuracy --workdir=runs/ranker_on_trained
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from experiments import cli
 from jaxnas import errors
 from jaxnas.evaluate import candidate_table
 from jaxnas.evaluate import group_training
@@ -69,4 +69,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)
