@@ -238,7 +238,8 @@ def test_pretrain_then_finetune_end_to_end(tmp_path, monkeypatch):
   messages = []
   out = protocol.sweep(config, [20, 30], [0, 1], str(tmp_path / "sweep"), log=messages.append)
   assert any("pretrained 2 distinct initialisation(s)" in m for m in messages)
-  assert len(out["runs"]) == 4
+  # Four jaxnas runs, each with the built-in one-hot ridge reference on its split.
+  assert sorted(r["method"] for r in out["runs"]) == ["jaxnas"] * 4 + ["onehot_ridge"] * 4
   assert all(np.isfinite(r["kendalltau_all"]) for r in out["runs"])
   assert out["summary"]["jaxnas"]["pretrain_time_s"] > 0
   # Pretraining moved the parameters away from the fresh initialisation.
