@@ -99,22 +99,8 @@ def _check_split(split: str) -> None:
     raise errors.ConfigError(f"unknown split {split!r}; expected one of {list(_SPLITS)}")
 
 
-def load_cifar10_npz(split: str = "train", images_dir: str | os.PathLike | None = None) -> ImageSet:
-  """The shared CIFAR-10 subset ``<images_dir>/cifar10/<split>.npz``.
-
-  Args:
-    split: ``"train"`` (8,000 images) or ``"test"`` (2,000 images).
-    images_dir: folder holding ``cifar10/``; default as in
-      :func:`jaxnas.data.paths.images_dir`.
-
-  Raises:
-    ConfigError: no image folder or no such file.
-    BenchmarkDataError: the file lacks ``x``/``y`` or has the wrong shapes.
-  """
-  _check_split(split)
-  path = paths.images_dir(images_dir) / "cifar10" / f"{split}.npz"
-  if not path.is_file():
-    raise errors.ConfigError(f"CIFAR-10 file {str(path)!r} not found")
+def _read_xy_npz(path: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
+  """Arrays ``x`` and ``y`` of an ``.npz`` (no pickle); any unreadable file is one data error."""
   try:
     with np.load(path, allow_pickle=False) as f:
       if not hasattr(f, "files"):  # a bare .npy array, not an archive
@@ -133,6 +119,26 @@ def load_cifar10_npz(split: str = "train", images_dir: str | os.PathLike | None 
         f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
   if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):  # members not .npy
     raise errors.BenchmarkDataError(f"{path}: x and y must be .npy arrays inside the .npz")
+  return x, y
+
+
+def load_cifar10_npz(split: str = "train", images_dir: str | os.PathLike | None = None) -> ImageSet:
+  """The shared CIFAR-10 subset ``<images_dir>/cifar10/<split>.npz``.
+
+  Args:
+    split: ``"train"`` (8,000 images) or ``"test"`` (2,000 images).
+    images_dir: folder holding ``cifar10/``; default as in
+      :func:`jaxnas.data.paths.images_dir`.
+
+  Raises:
+    ConfigError: no image folder or no such file.
+    BenchmarkDataError: the file lacks ``x``/``y`` or has the wrong shapes.
+  """
+  _check_split(split)
+  path = paths.images_dir(images_dir) / "cifar10" / f"{split}.npz"
+  if not path.is_file():
+    raise errors.ConfigError(f"CIFAR-10 file {str(path)!r} not found")
+  x, y = _read_xy_npz(path)
   if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] != 3 or y.shape != (x.shape[0],):
     raise errors.BenchmarkDataError(
         f"{path}: expected x uint8 [N, H, W, 3] and y [N], got x {x.dtype} {x.shape}, "
@@ -159,18 +165,7 @@ def load_npz(path: str | os.PathLike) -> ImageSet:
   path = pathlib.Path(path).expanduser()
   if not path.is_file():
     raise errors.ConfigError(f"image file {str(path)!r} not found")
-  try:
-    with np.load(path, allow_pickle=False) as f:
-      missing = [k for k in ("x", "y") if k not in f]
-      if missing:
-        raise errors.BenchmarkDataError(f"{path}: missing arrays {missing}; has {list(f.keys())}")
-      x, y = f["x"], f["y"]
-  except errors.BenchmarkDataError:
-    raise
-  except (ValueError, OSError, EOFError) as e:
-    raise errors.BenchmarkDataError(
-        f"{path}: not a readable .npz of arrays x and y ({type(e).__name__}: "
-        f"{str(e).splitlines()[0] if str(e) else ''})") from None
+  x, y = _read_xy_npz(path)
   if x.dtype != np.uint8 or x.ndim != 4:
     raise errors.BenchmarkDataError(
         f"{path}: x must be uint8 [N, H, W, C] (NHWC), got {x.dtype} {x.shape}")
