@@ -1,6 +1,7 @@
 """The training evaluator: trainable networks, group training, resume, the table, the npz loader."""
 
 import csv
+import dataclasses
 import json
 
 import jax
@@ -258,3 +259,23 @@ def test_sigkill_then_resume_matches_uninterrupted(images, tmp_path):
   got, want = read(killed), read(tmp_path / "whole")
   got.pop("train_seconds"), want.pop("train_seconds")
   assert got == want
+
+
+def test_held_out_chunks_mix_classes_when_the_file_is_sorted_by_class():
+  # BN scores a held-out chunk with the chunk's own statistics: a file sorted
+  # by class (the shared CIFAR-10 test.npz is) must not give one-class chunks.
+  rng = np.random.default_rng(0)
+  x = rng.integers(0, 255, (400, 8, 8, 3), dtype=np.uint8)
+  y = np.repeat(np.arange(10), 40).astype(np.int32)  # sorted by class
+  x[:, 0, 0, 0] = 20 * y
+  sets = images_lib.ImageSet(x, y), images_lib.ImageSet(x, y)
+  cfg = dataclasses.replace(TINY, eval_batch=50)
+  data = gt.prepare_data(*sets, cfg)
+  for lo in range(0, len(data.eval_y), cfg.eval_batch):
+    assert len(np.unique(data.eval_y[lo:lo + cfg.eval_batch])) >= 6
+  # Only reordered: every image keeps its label (pixel (0, 0, 0) encodes it).
+  tag = data.eval_x[:, 0, 0, 0]
+  per_label = [np.unique(tag[data.eval_y == c]) for c in range(10)]
+  assert all(len(v) == 1 for v in per_label)
+  assert np.all(np.diff([v[0] for v in per_label]) > 0)
+  assert np.bincount(data.eval_y).tolist() == [40] * 10

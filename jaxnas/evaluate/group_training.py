@@ -182,6 +182,12 @@ def prepare_data(train: images_lib.ImageSet, test: images_lib.ImageSet,
                              f"{test.x.shape[1:]} differ in shape")
   train = train.stratified(n, config.seed) if n < len(train) else train
   test = test.stratified(config.eval_images, config.seed) if config.eval_images else test
+  # Held-out images are scored in chunks of eval_batch whose BN uses the chunk's
+  # own statistics: a chunk must be a random mix of classes. Image files may be
+  # sorted by class (the shared CIFAR-10 test.npz is), and BN over a chunk of
+  # one or two classes scored every network near chance.
+  order = np.random.default_rng(config.seed).permutation(len(test))
+  test = images_lib.ImageSet(test.x[order], test.y[order], test.source)
   train = images_lib.downsample(train, config.image_size)
   test = images_lib.downsample(test, config.image_size)
   x = train.x.astype(np.float32) / 255.0
