@@ -22,10 +22,11 @@ import numpy as np
 
 from jaxnas import io_utils
 from jaxnas.data import images as images_lib
+from jaxnas.evaluate import rwe
+from jaxnas.evaluate import rwe_config
 from jaxnas.spaces import get_space
 
 from experiments import cli
-from experiments import rwe as rwe_exp
 from experiments import rwe_flags
 
 FLAGS = flags.FLAGS
@@ -37,13 +38,11 @@ flags.DEFINE_integer("threads", 0, "torch threads (0: the faster of 1 and all co
 flags.DEFINE_integer("rounds", 2, "Alternating JAX/torch timing rounds (rates are summed over rounds).")
 flags.DEFINE_integer("seed", 0, "Seed of candidates and weights.")
 flags.DEFINE_bool("synthetic", False, "Use generated images (smoke tests only).")
-# The probe's network and image flags, shared with experiments.rwe; the speed
-# setting here is the issue's: a C=8 net with batch-statistics BN on 128 + 128
-# images, one network per candidate (as the PyTorch loop builds it).
-rwe_flags.define_probe_flags()
-for _name, _value in (("channels", 8), ("num_fit_images", 128), ("num_eval_images", 128),
-                      ("batch_norm", "batch"), ("features", "last"), ("weight_seeds", 1)):
-  FLAGS.set_default(_name, _value)
+flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
+# The probe's flags, shared with experiments.rwe; the default is the "speed"
+# preset: a C=8 net with batch-statistics BN on 128 + 128 images, one network
+# per candidate (as the PyTorch loop builds it).
+rwe_flags.define_probe_flags(default_preset="speed")
 flags.DEFINE_string("out", None, "Write the results JSON here.")
 
 
@@ -72,28 +71,28 @@ def run(cfg: dict) -> dict:
   """Runs the benchmark described by ``cfg`` (the flag values); returns results."""
   from experiments.baselines import torch_rwe  # pylint: disable=import-outside-toplevel
   space = get_space(cfg["space"])
+  probe_cfg = rwe_config.RWEConfig.from_json(cfg["probe"])
   if cfg["synthetic"]:
     key = jax.random.key(cfg["seed"])
-    fit = images_lib.synthetic_images(key, cfg["num_fit_images"])
-    ev = images_lib.synthetic_images(jax.random.fold_in(key, 1), cfg["num_eval_images"])
+    fit = images_lib.downsample(images_lib.synthetic_images(key, probe_cfg.num_fit_images),
+                                probe_cfg.image_size)
+    ev = images_lib.downsample(
+        images_lib.synthetic_images(jax.random.fold_in(key, 1), probe_cfg.num_eval_images),
+        probe_cfg.image_size)
   else:
-    fit = images_lib.load_cifar10_npz("train", cfg["images_dir"]).stratified(
-        cfg["num_fit_images"], cfg["seed"])
-    ev = images_lib.load_cifar10_npz("test", cfg["images_dir"]).stratified(
-        cfg["num_eval_images"], cfg["seed"])
-  fit = images_lib.downsample(fit, cfg["image_size"])
-  ev = images_lib.downsample(ev, cfg["image_size"])
-  if cfg["weight_seeds"] != 1:
+    fit, ev = rwe_config.load_probe_images(probe_cfg, cfg["images_dir"])
+  if probe_cfg.weight_seeds != 1:
     raise app.UsageError("bench_rwe compares one network per candidate with the PyTorch loop: "
-                         f"--weight_seeds must be 1, got {cfg['weight_seeds']}")
-  ev_jax = rwe_exp.make_evaluator(space, fit, ev, cfg)
-  n_jax = max(cfg["batch_size"], cfg["num_jax"] // cfg["batch_size"] * cfg["batch_size"])
+                         f"--weight_seeds must be 1, got {probe_cfg.weight_seeds}")
+  ev_jax = rwe.RandomWeightEvaluator(space, fit, ev, probe_cfg)
+  per_call = probe_cfg.candidates_per_call
+  n_jax = max(per_call, cfg["num_jax"] // per_call * per_call)
   cands = space.sample(jax.random.key(cfg["seed"] + 1), n_jax)
   torch_cands = cands[:cfg["num_torch"]]
 
   # JAX: compile on the first batch, then time the whole set.
   t = time.perf_counter()
-  ev_jax.score_all(cands[:cfg["batch_size"]])
+  ev_jax.score_all(cands[:per_call])
   compile_s = time.perf_counter() - t
   params0 = jax.tree.map(lambda a: np.asarray(a[0]), ev_jax.params)
   images = np.asarray(ev_jax.images)
@@ -184,8 +183,8 @@ def markdown(res: dict) -> str:
 def main(argv):
   del argv
   cfg = {k: FLAGS[k].value for k in ("space", "num_jax", "num_torch", "num_check", "threads",
-                                     "rounds", "seed", "synthetic")}
-  cfg.update(rwe_flags.probe_config())
+                                     "rounds", "seed", "synthetic", "images_dir")}
+  cfg["probe"] = rwe_flags.probe_config(seed=FLAGS.seed).to_json()
   res = run(cfg)
   print(markdown(res))
   print(json.dumps(res, indent=1, default=str))

@@ -19,18 +19,20 @@ from absl import flags
 
 from experiments import cli
 from experiments import flags_common
-from experiments import sweep_train_size
+from experiments.baselines import predictors
 from experiments import synthetic_tables
 from jaxnas import errors
 from jaxnas import io_utils
+from jaxnas import protocol
 
 flags.DEFINE_list("tables", ["macro_chain", "macro_chain_plain", "width_chain",
                              "nasbench_graph:cora", "nasbench_graph:citeseer"],
                   "Tables to run (see the module docstring).")
 flags.DEFINE_float("margin", 0.03, "Required lead of jaxnas over XGBoost one-hot.")
 FLAGS = flags.FLAGS
-FLAGS.set_default("train_sizes", ["20", "40", "80", "160", "320"])
-FLAGS.set_default("baselines", ["xgb_onehot", "xgb_onehot_params"])
+flags_common.define_sweep_flags(train_sizes=("20", "40", "80", "160", "320"),
+                                baselines=("xgb_onehot", "xgb_onehot_params"))
+flags.adopt_module_key_flags(flags_common)  # listed by --help
 FLAGS.set_default("benchmark", "")
 
 PLAIN_MACRO_SPEC = "chain:8:identity,mb3_k3,mb6_k5"
@@ -49,7 +51,7 @@ def table_source(name: str, tables_dir: str) -> tuple[str, str | None, str | Non
 
 def main(argv):
   del argv
-  flags_common.quiet_library_logs()
+  cli.quiet_library_logs()
   workdir = FLAGS.workdir or "runs/bench_spaces"
   sizes = [int(s) for s in FLAGS.train_sizes]
   log = lambda m: print(m, flush=True)
@@ -61,9 +63,10 @@ def main(argv):
     try:
       bench, spec, target = table_source(name, tables_dir)
       config = dataclasses.replace(base_config, benchmark=bench, space=spec, target=target)
-      out = sweep_train_size.run_sweep(config, sizes, range(FLAGS.seeds),
-                                       os.path.join(workdir, name.replace(":", "_")),
-                                       FLAGS.baselines, log=log)
+      out = protocol.sweep(config, sizes, range(FLAGS.seeds),
+                           os.path.join(workdir, name.replace(":", "_")),
+                           methods=predictors.sweep_methods(FLAGS.baselines, config, log=log),
+                           log=log)
     except errors.JaxnasError as e:
       raise SystemExit(f"error: {name}: {e}") from None
     summary = out["summary"]

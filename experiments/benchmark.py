@@ -95,8 +95,8 @@ def main(argv):
             "--num_eval_images=128", f"--out={path}"]
     # 128 candidates per jitted call: measured fastest on the 2-core CPU (32: 2.2x,
     # 64: 2.4x, 128: 2.7x, 256: 2.8x the loop, compile time growing).
-    args += ["--batch_size=32", "--num_jax=64", "--num_torch=8", "--rounds=1"] if quick else [
-        "--batch_size=128", "--num_jax=256", "--num_torch=32", "--rounds=2"]
+    args += ["--candidates_per_call=32", "--num_jax=64", "--num_torch=8", "--rounds=1"] if quick else [
+        "--candidates_per_call=128", "--num_jax=256", "--num_torch=32", "--rounds=2"]
     _run("experiments.bench_rwe", args, log)
     r = _load(path)
     res["rwe"] = r

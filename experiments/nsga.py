@@ -26,11 +26,12 @@ import numpy as np
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.data import registry
+from jaxnas.evaluate import rwe
+from jaxnas.evaluate import rwe_config
 from jaxnas.search import nsga
 from jaxnas.spaces import get_space
 
 from experiments import cli
-from experiments import rwe as rwe_exp
 from experiments import rwe_flags
 
 FLAGS = flags.FLAGS
@@ -41,6 +42,9 @@ flags.DEFINE_integer("population", 50, "Population size.")
 flags.DEFINE_integer("max_evaluations", 1000, "Budget of distinct probe-evaluated archs.")
 flags.DEFINE_integer("seed", 0, "Seed.")
 flags.DEFINE_string("workdir", None, "Output folder.")
+flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
+flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
+flags.DEFINE_string("target", "cifar10_test", "Benchmark column of true accuracy.")
 
 
 def cost_fn(name: str, space, bench):
@@ -89,8 +93,9 @@ def run(cfg: dict, workdir: str) -> dict:
     except errors.ConfigError as e:
       logging.warning("no NB201 benchmark (%s): no comparison with the true front", e)
   cost = cost_fn(cfg["objectives"][1], space, bench)
-  fit, ev = rwe_exp.load_images(cfg)
-  evaluator = rwe_exp.make_evaluator(space, fit, ev, cfg)
+  probe_cfg = rwe_config.RWEConfig.from_json(cfg["probe"])
+  fit, ev = rwe_config.load_probe_images(probe_cfg, cfg["images_dir"])
+  evaluator = rwe.RandomWeightEvaluator(space, fit, ev, probe_cfg)
   objectives = [nsga.Objective("rwe", evaluator.score, maximize=True),
                 nsga.Objective(cfg["objectives"][1], cost, maximize=False,
                                counts_as_evaluation=False)]
@@ -169,9 +174,10 @@ def main(argv):
   del argv
   cli.require(workdir=FLAGS.workdir)
   cfg = {k: FLAGS[k].value for k in ("space", "objectives", "generations", "population",
-                                     "max_evaluations", "seed")}
-  cfg.update(rwe_flags.probe_config())
-  cfg["naswot_images"] = 0  # not used by the search
+                                     "max_evaluations", "seed", "images_dir", "data_dir",
+                                     "target")}
+  # The NASWOT kernel is not used by the search.
+  cfg["probe"] = rwe_flags.probe_config(seed=FLAGS.seed).replace(naswot_images=0).to_json()
   res = run(cfg, FLAGS.workdir)
   print({k: res.get(k) for k in ("evaluations", "hypervolume_ratio", "igd", "seconds")})
 

@@ -22,9 +22,9 @@ from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas import metrics
-from jaxnas.data import images as images_lib
 from jaxnas.data import registry
 from jaxnas.evaluate import rwe
+from jaxnas.evaluate import rwe_config
 from jaxnas.spaces import get_space
 
 from experiments import cli
@@ -40,36 +40,11 @@ def _define_flags() -> None:
   flags.DEFINE_string("num_candidates", "1000", "How many candidates, or 'all'.")
   flags.DEFINE_integer("seed", 0, "Seed of candidate sampling, image choice and random weights.")
   flags.DEFINE_string("workdir", None, "Output folder.")
+  flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
+  flags.DEFINE_string("data_dir", None, "Folder holding nb201/nb201.csv.")
+  flags.DEFINE_string("target", "cifar10_test", "Benchmark column of true accuracy.")
   rwe_flags.define_probe_flags()
   flags.adopt_module_key_flags(rwe_flags)  # listed by --help
-
-
-def check_config(cfg: dict) -> None:
-  """Rejects bad probe settings (one ConfigError naming the flag) before any work."""
-  for key in ("channels", "cells_per_stage", "num_stages", "image_size", "pool_grid",
-              "num_fit_images", "num_eval_images", "weight_seeds", "batch_size"):
-    if key in cfg:
-      config_checks.check_int(f"--{key}", cfg[key])
-  if "naswot_images" in cfg:
-    config_checks.check_int("--naswot_images", cfg["naswot_images"], low=0)
-  config_checks.check_seed("--seed", cfg["seed"])
-  if "ridges" in cfg:
-    try:
-      ridges = [float(r) for r in cfg["ridges"]]
-    except ValueError:
-      raise errors.ConfigError(f"--ridges={','.join(cfg['ridges'])!r}: expected positive "
-                               "numbers, e.g. 1,3,10") from None
-    if not ridges or not all(np.isfinite(r) and r > 0 for r in ridges):
-      raise errors.ConfigError(f"--ridges={','.join(cfg['ridges'])!r}: expected positive numbers")
-
-
-def load_images(cfg: dict):
-  """Class-balanced fit (train split) and eval (test split) images."""
-  fit = images_lib.load_cifar10_npz("train", cfg["images_dir"])
-  ev = images_lib.load_cifar10_npz("test", cfg["images_dir"])
-  size = cfg.get("image_size", 32)
-  return (images_lib.downsample(fit.stratified(cfg["num_fit_images"], cfg["seed"]), size),
-          images_lib.downsample(ev.stratified(cfg["num_eval_images"], cfg["seed"]), size))
 
 
 def pick_candidates(space, bench, cfg: dict) -> np.ndarray:
@@ -87,20 +62,6 @@ def pick_candidates(space, bench, cfg: dict) -> np.ndarray:
   return space.sample(key, n)
 
 
-# Keys of a probe config (the rwe_flags values) that are evaluator arguments.
-_EVALUATOR_KEYS = ("channels", "cells_per_stage", "num_stages", "pool_grid", "weight_seeds",
-                   "combine_seeds", "seed", "batch_size", "naswot_images", "batch_norm",
-                   "features", "kernel_init", "ridge_reduce", "score_by")
-
-
-def make_evaluator(space, fit, ev, cfg: dict) -> rwe.RandomWeightEvaluator:
-  """The evaluator of a probe config; keys it lacks keep the evaluator's defaults."""
-  kwargs = {k: cfg[k] for k in _EVALUATOR_KEYS if k in cfg}
-  if "ridges" in cfg:
-    kwargs["ridges"] = [float(r) for r in cfg["ridges"]]
-  return rwe.RandomWeightEvaluator(space, fit, ev, **kwargs)
-
-
 def _finite_low(x: np.ndarray) -> np.ndarray:
   """-inf (a singular NASWOT kernel: a cell whose output is constant) -> below the rest."""
   x = np.asarray(x, np.float64)
@@ -115,7 +76,7 @@ def plot(path: str, score: np.ndarray, acc: np.ndarray, tau: float, cfg: dict) -
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
   ax.scatter(score, acc, s=4, alpha=0.5)
-  ax.set_xlabel(f"random-weight probe score ({cfg.get('score_by', 'accuracy')})")
+  ax.set_xlabel(f"random-weight probe score ({cfg['probe']['score_by']})")
   ax.set_ylabel(f"{cfg['target']} (%)")
   ax.set_title(f"{cfg['space']}: {len(score)} cells, Kendall tau {tau:.3f}")
   fig.tight_layout()
@@ -126,10 +87,13 @@ def plot(path: str, score: np.ndarray, acc: np.ndarray, tau: float, cfg: dict) -
 def run(cfg: dict, workdir: str) -> dict:
   """Scores candidates and writes the result files; returns results.json's content.
 
-  Holds the workdir's lock; a workdir holding results of other settings is
-  refused before anything is written.
+  ``cfg``: ``space``, ``num_candidates``, ``seed``, ``images_dir``, ``data_dir``,
+  ``target`` and ``probe`` (an :class:`RWEConfig`'s ``to_json()``). Holds the
+  workdir's lock; a workdir holding results of other settings is refused
+  before anything is written.
   """
-  check_config(cfg)
+  config_checks.check_seed("--seed", cfg["seed"])
+  probe_cfg = rwe_config.RWEConfig.from_json(cfg["probe"])
   space = get_space(cfg["space"])
   bench = None
   if cfg["space"] == "nb201":
@@ -138,15 +102,15 @@ def run(cfg: dict, workdir: str) -> dict:
     except errors.ConfigError as e:
       logging.warning("no NB201 benchmark (%s): scores only, no correlations", e)
   cands = pick_candidates(space, bench, cfg)
-  fit, ev = load_images(cfg)
+  fit, ev = rwe_config.load_probe_images(probe_cfg, cfg["images_dir"])
   with io_utils.claim_workdir(workdir):
     io_utils.claim_config_json(workdir, io_utils.fingerprint(cfg), cfg,
                                run_files=("results.json", "scores.csv"))
-    return _run_locked(cfg, workdir, space, bench, cands, fit, ev)
+    evaluator = rwe.RandomWeightEvaluator(space, fit, ev, probe_cfg)
+    return _run_locked(cfg, workdir, space, bench, cands, evaluator)
 
 
-def _run_locked(cfg: dict, workdir: str, space, bench, cands, fit, ev) -> dict:
-  evaluator = make_evaluator(space, fit, ev, cfg)
+def _run_locked(cfg: dict, workdir: str, space, bench, cands, evaluator) -> dict:
   t = time.perf_counter()
   evaluator.score_all(cands[:evaluator.batch_size])  # compile outside the timing
   compile_s = time.perf_counter() - t
@@ -202,8 +166,9 @@ def _run_locked(cfg: dict, workdir: str, space, bench, cands, fit, ev) -> dict:
 def main(argv):
   del argv
   cli.require(workdir=FLAGS.workdir)
-  cfg = {k: FLAGS[k].value for k in ("space", "num_candidates", "seed")}
-  cfg.update(rwe_flags.probe_config())
+  cfg = {k: FLAGS[k].value for k in ("space", "num_candidates", "seed", "images_dir",
+                                     "data_dir", "target")}
+  cfg["probe"] = rwe_flags.probe_config(seed=FLAGS.seed).to_json()
   res = run(cfg, FLAGS.workdir)
   summary = {k: res[k]["kendalltau"] for k in ("probe", "params_m", "naswot_jaxnas",
                                                "probe_naswot_vote") if k in res}

@@ -57,6 +57,7 @@ from jaxnas.data import registry as data_registry
 from jaxnas.search import evaluators
 from jaxnas.search import outcomes
 from jaxnas.search import registry
+from jaxnas.evaluate import rwe_config
 from jaxnas.search import runner
 from jaxnas.spaces import get_space
 
@@ -85,11 +86,16 @@ flags.DEFINE_integer("pool_size", 20000, "Candidate pool of ranker strategies on
 flags.DEFINE_string("data_dir", None, "Shared benchmark data folder.")
 # Random-weight probe (--evaluator=rwe).
 flags.DEFINE_string("images_dir", None, "Folder holding cifar10/{train,test}.npz.")
-flags.DEFINE_integer("rwe_channels", 16, "RWE: width of the first stage.")
-flags.DEFINE_integer("rwe_cells_per_stage", 1, "RWE: cells per stage.")
-flags.DEFINE_integer("rwe_fit_images", 1000, "RWE: probe fit images.")
-flags.DEFINE_integer("rwe_eval_images", 100, "RWE: probe held-out images.")
-flags.DEFINE_integer("rwe_batch_size", 16, "RWE: candidates per jitted call.")
+flags.DEFINE_enum("rwe_preset", "search", sorted(rwe_config.PRESETS),
+                  "RWE: named probe settings (jaxnas.evaluate.rwe_config); the --rwe_* flags "
+                  "below override single fields.")
+_RWE_OVERRIDES = {  # flag -> RWEConfig field
+    "rwe_channels": "channels", "rwe_cells_per_stage": "cells_per_stage",
+    "rwe_fit_images": "num_fit_images", "rwe_eval_images": "num_eval_images",
+    "rwe_candidates_per_call": "candidates_per_call"}
+for _flag, _field in _RWE_OVERRIDES.items():
+  flags.DEFINE_integer(_flag, None, f"RWE: {_field} (default: the preset's, search: "
+                       f"{getattr(rwe_config.PRESETS['search'], _field)}).")
 
 BASELINES = ("xgb", "xgb_params")
 VARIANTS = {"acenas_zc": "acenas"}  # experiment name -> library strategy
@@ -131,21 +137,15 @@ def _searcher(name, space, seed, cfg, surrogates):
 
 
 def _rwe_evaluator(space, cfg):
-  from jaxnas.data import images as images_lib  # pylint: disable=import-outside-toplevel
   from jaxnas.evaluate import rwe  # pylint: disable=import-outside-toplevel
-  fit = images_lib.load_cifar10_npz("train", cfg["images_dir"]).stratified(cfg["rwe_fit_images"], 0)
-  ev = images_lib.load_cifar10_npz("test", cfg["images_dir"]).stratified(cfg["rwe_eval_images"], 0)
-  probe = rwe.RandomWeightEvaluator(space, fit, ev, channels=cfg["rwe_channels"],
-                                    cells_per_stage=cfg["rwe_cells_per_stage"],
-                                    batch_size=cfg["rwe_batch_size"], naswot_images=0,
-                                    small_request_buckets=True)  # REA asks one at a time
-  return probe
+  probe_cfg = rwe_config.RWEConfig.from_json(cfg["rwe"])
+  fit, ev = rwe_config.load_probe_images(probe_cfg, cfg["images_dir"])
+  return rwe.RandomWeightEvaluator(space, fit, ev, probe_cfg)
 
 
 def check_config(cfg: dict) -> None:
   """Rejects bad settings (one ConfigError naming the flag) before any work or file."""
-  for key in ("budget", "seeds", "round_size", "pool_size", "rwe_channels", "rwe_cells_per_stage",
-              "rwe_fit_images", "rwe_eval_images", "rwe_batch_size"):
+  for key in ("budget", "seeds", "round_size", "pool_size"):
     config_checks.check_int(f"--{key}", cfg[key])
   for key in ("ensemble_size", "num_steps"):  # 0: the strategy's default
     config_checks.check_int(f"--{key}", cfg[key], low=0)
@@ -344,9 +344,19 @@ def config_from_flags() -> dict:
           "stop_at_optimum": FLAGS.stop_at_optimum, "round_size": FLAGS.round_size,
           "ensemble_size": FLAGS.ensemble_size, "num_steps": FLAGS.num_steps,
           "pool_size": FLAGS.pool_size, "data_dir": FLAGS.data_dir,
-          "images_dir": FLAGS.images_dir, "rwe_channels": FLAGS.rwe_channels,
-          "rwe_cells_per_stage": FLAGS.rwe_cells_per_stage, "rwe_fit_images": FLAGS.rwe_fit_images,
-          "rwe_eval_images": FLAGS.rwe_eval_images, "rwe_batch_size": FLAGS.rwe_batch_size}
+          "images_dir": FLAGS.images_dir, "rwe": _rwe_config_from_flags().to_json()}
+
+
+def _rwe_config_from_flags() -> rwe_config.RWEConfig:
+  changes = {field: FLAGS[flag].value for flag, field in _RWE_OVERRIDES.items()
+             if FLAGS[flag].value is not None}
+  try:
+    return rwe_config.preset(FLAGS.rwe_preset, **changes)
+  except errors.ConfigError as e:  # name the flag, not the field
+    msg = str(e)
+    for flag, field in _RWE_OVERRIDES.items():
+      msg = msg.replace(f"RWEConfig.{field}", f"--{flag}")
+    raise errors.ConfigError(msg) from None
 
 
 def main(argv):

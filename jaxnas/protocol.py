@@ -26,7 +26,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -415,12 +415,25 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
 SUMMARY_KEYS = ("kendalltau_all", "kendalltau", "spearman", "precision_10")
 
 
+# (train rows [T], seed) -> scores [N] of every benchmark arch: a method scored
+# beside jaxnas on the same splits (e.g. an XGBoost baseline).
+ScoreFn = Callable[[np.ndarray, int], np.ndarray]
+# The benchmark, loaded -> {method name: ScoreFn} (skipping what cannot run on it).
+MethodsFactory = Callable[["LoadedBenchmark"], Mapping[str, ScoreFn]]
+
+
 def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], workdir: str, *,
-          log: Log = logging.info) -> dict:
+          methods: MethodsFactory | None = None, log: Log = logging.info) -> dict:
   """All (train size, seed) runs as members of one compiled training program.
 
-  Writes ``config.json``, ``metrics.jsonl``, ``runs.jsonl`` (one results dict
-  per run), ``summary.json`` and ``tau_vs_train_size.png``.
+  Besides jaxnas, its one-hot ridge reference and ``methods(loaded)`` are
+  scored on the same splits. Writes ``config.json``, ``metrics.jsonl``,
+  ``runs.jsonl`` (one results dict per run and method), ``summary.json``
+  (``{method: {size: {metric: {mean, std}}}}``) and ``tau_vs_train_size.png``
+  (when matplotlib is installed).
+
+  Returns:
+    ``{"summary", "runs", "loaded", "runs_rows": [(size, seed, train rows)]}``.
   """
   train_sizes = [config_checks.check_int("train_sizes", s) for s in train_sizes]
   seeds = [config_checks.check_seed("seeds", s) for s in seeds]
@@ -429,11 +442,11 @@ def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], w
   loaded = load_for_ranking(config)
   _check_test_size(loaded.bench, max(train_sizes))
   with io_utils.claim_workdir(workdir):
-    return _sweep(config, train_sizes, seeds, workdir, log, loaded)
+    return _sweep(config, train_sizes, seeds, workdir, log, loaded, methods)
 
 
 def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], workdir: str,
-           log: Log, loaded: LoadedBenchmark) -> dict:
+           log: Log, loaded: LoadedBenchmark, methods: MethodsFactory | None) -> dict:
   bench = loaded.bench
   runs, specs = [], []
   for size in train_sizes:
@@ -455,6 +468,11 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
     res.update({"train_size": size, "seed": seed, "method": "jaxnas"})
     per_run.append(res)
   per_run += reference_sweep_runs(loaded, runs, per_run, log)
+  for name, score_fn in (methods(loaded) if methods else {}).items():
+    for size, seed, rows in runs:
+      res = evaluate(np.asarray(score_fn(rows, seed)), loaded.labels, rows)
+      res.update({"train_size": size, "seed": seed, "method": name})
+      per_run.append(res)
   io_utils.atomic_write_text(os.path.join(workdir, "runs.jsonl"),
                              "".join(json.dumps(r, sort_keys=True) + "\n" for r in per_run))
   summary = summarize(per_run, SUMMARY_KEYS)
@@ -462,7 +480,25 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
   summary["jaxnas"]["query_time_s"] = round(out["query_time"], 2)
   if config.pretrain.mode != "none":
     summary["jaxnas"]["pretrain_time_s"] = round(out["pretrain_time"], 2)
+  io_utils.atomic_write_json(os.path.join(workdir, "summary.json"), summary)
+  _plot_sweep(os.path.join(workdir, "tau_vs_train_size.png"), summary, train_sizes, loaded, log)
   return {"summary": summary, "runs": per_run, "loaded": loaded, "runs_rows": runs}
+
+
+def _plot_sweep(path: str, summary: dict, sizes: Sequence[int], loaded: LoadedBenchmark,
+                log: Log) -> None:
+  try:
+    from jaxnas import plots  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    log(f"{os.path.basename(path)} skipped: {e}")
+    return
+  series = {}
+  for method, by_size in summary.items():
+    xs = [s for s in sizes if str(s) in by_size]
+    series[method] = (xs, [by_size[str(s)]["kendalltau_all"]["mean"] for s in xs],
+                      [by_size[str(s)]["kendalltau_all"]["std"] for s in xs])
+  plots.lines(path, series, title=f"{loaded.bench.name} {loaded.target}: Kendall tau (all archs)",
+              xlabel="training architectures", ylabel="Kendall tau", logx=True)
 
 
 def summarize(per_run: Sequence[dict], keys: Sequence[str]) -> dict:

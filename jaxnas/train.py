@@ -74,7 +74,7 @@ class TrainConfig:
   tier_weight: float = 0.0
   learning_rate: float = 2e-3
   weight_decay: float = 1e-4
-  num_steps: int = 1000
+  num_steps: int = 600
   batch_size: int = 64
   eval_every: int = 50
   val_fraction: float = 0.0

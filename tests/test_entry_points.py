@@ -43,7 +43,7 @@ def write_table(path: pathlib.Path, shift: float = 0.0, space=SPACE, step: int =
 def ranker_args(table, workdir, *extra):
   return [f"--benchmark={table}", "--space=nb201", "--target=acc", "--train_size=12",
           "--num_steps=4", "--eval_every=2", "--checkpoint_every=2", "--hidden=4",
-          "--num_layers=1", "--batch_size=4", f"--workdir={workdir}", *extra]
+          "--num_layers=1", "--list_size=4", f"--workdir={workdir}", *extra]
 
 
 def snapshot(folder) -> dict[str, str]:

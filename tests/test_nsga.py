@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from jaxnas import errors
 from jaxnas.data import paths
+from jaxnas.evaluate import rwe_config
 from jaxnas.search import nsga
 from jaxnas.spaces import NB201Space
 
@@ -136,11 +137,12 @@ def test_nsga_experiment_end_to_end(tmp_path):
   if paths.images_dir(required=False) is None or paths.data_dir(required=False) is None:
     pytest.skip("needs the shared CIFAR-10 images and the NB201 table")
   from experiments import nsga as nsga_exp  # pylint: disable=import-outside-toplevel
+  probe = rwe_config.RWEConfig(channels=2, num_stages=2, image_size=8, num_fit_images=20,
+                               num_eval_images=10, weight_seeds=1, candidates_per_call=8,
+                               naswot_images=0, ridges=(1.0,))
   cfg = dict(space="nb201", objectives=["rwe", "params"], generations=2, population=8,
-             max_evaluations=16, seed=0, channels=2, cells_per_stage=1, num_stages=2,
-             image_size=8, pool_grid=1, num_fit_images=20, num_eval_images=10, weight_seeds=1,
-             batch_size=8, naswot_images=0, ridges=["1"], ridge_reduce="mean",
-             score_by="loo_neg_mse", images_dir=None, data_dir=None, target="cifar10_test")
+             max_evaluations=16, seed=0, probe=probe.to_json(), images_dir=None, data_dir=None,
+             target="cifar10_test")
   res = nsga_exp.run(cfg, str(tmp_path))
   assert res["evaluations"] == 16
   assert 0 < res["hypervolume_ratio"] <= 1

@@ -15,12 +15,20 @@ from jaxnas.data import paths
 from jaxnas.evaluate import random_weight_network as cs
 from jaxnas.evaluate import probe
 from jaxnas.evaluate import rwe
+from jaxnas.evaluate import rwe_config
 from jaxnas.evaluate import xla_cpu
 from jaxnas.spaces import CompleteDAGSpace
 from jaxnas.spaces import NB201Space
 
 SPACE = NB201Space()
 TINY = dict(channels=4, naswot_images=6)
+
+
+def _probe(fit, ev, **settings) -> rwe.RandomWeightEvaluator:
+  """An evaluator with RWEConfig(**settings)."""
+  return rwe.RandomWeightEvaluator(SPACE, fit, ev, rwe.RWEConfig(**settings))
+
+
 # Candidates that exercise every op, empty cells and shared first-cell terms.
 CHOSEN = np.asarray([[3, 3, 3, 3, 3, 3], [0, 0, 0, 0, 0, 0], [1, 2, 4, 3, 0, 2],
                      [2, 1, 1, 3, 2, 0], [4, 0, 1, 0, 3, 1], [3, 3, 0, 1, 4, 2]], np.int32)
@@ -263,7 +271,7 @@ def test_leave_one_out_matches_refitting_without_each_image():
 def test_probe_of_constant_features_is_majority_class():
   fy = np.asarray([1, 1, 1, 2])
   out = probe.ridge_probe(jnp.zeros((4, 3)), jnp.asarray(fy), jnp.zeros((3, 3)),
-                          jnp.asarray([1, 2, 1]), num_classes=3)
+                          jnp.asarray([1, 2, 1]), num_classes=3, ridges=(1e-3, 1.0))
   np.testing.assert_allclose(out["accuracy"], 2 / 3)
 
 
@@ -315,7 +323,7 @@ def test_naswot_score_is_logdet():
 def evaluator():
   fit = images_lib.synthetic_images(jax.random.key(0), 16, size=16)
   ev = images_lib.synthetic_images(jax.random.key(1), 8, size=16)
-  return rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=4, ridges=(0.01, 1.0), weight_seeds=1,
+  return _probe(fit, ev, candidates_per_call=4, ridges=(0.01, 1.0), weight_seeds=1,
                                    score_by="accuracy", **TINY)
 
 
@@ -345,8 +353,8 @@ def test_one_compilation_for_a_sweep(evaluator):
 
 def test_small_request_buckets_pad_to_powers_of_two():
   fit = images_lib.synthetic_images(jax.random.key(0), 8, size=8)
-  kw = dict(batch_size=8, channels=2, naswot_images=0, weight_seeds=1, small_request_buckets=True)
-  ev = rwe.RandomWeightEvaluator(SPACE, fit, fit, **kw)
+  kw = dict(candidates_per_call=8, channels=2, naswot_images=0, weight_seeds=1, small_request_buckets=True)
+  ev = _probe(fit, fit, **kw)
   enc = SPACE.sample(jax.random.key(6), 11)
   full = ev.score(enc)  # batches of 8, the last padded to 8: one shape
   assert ev.num_traces == 1
@@ -359,33 +367,34 @@ def test_small_request_buckets_pad_to_powers_of_two():
 def test_score_by_picks_and_reduces_the_probe_quality():
   fit = images_lib.synthetic_images(jax.random.key(0), 12, size=8)
   ev = images_lib.synthetic_images(jax.random.key(1), 6, size=8)
-  kw = dict(batch_size=3, channels=2, naswot_images=0, ridges=(0.1, 10.0), weight_seeds=1)
-  loo = rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="loo_neg_mse", ridge_reduce="max", **kw)
+  kw = dict(candidates_per_call=3, channels=2, naswot_images=0, ridges=(0.1, 10.0), weight_seeds=1)
+  loo = _probe(fit, ev, score_by="loo_neg_mse", ridge_reduce="max", **kw)
   out = loo.score_all(CHOSEN[:3])
   np.testing.assert_allclose(out["score"], -out["loo_mse_per_ridge"].min(axis=1))
   np.testing.assert_allclose(loo.score(CHOSEN[:3]), out["score"])
-  acc = rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="accuracy", **kw).score_all(CHOSEN[:3])
+  acc = _probe(fit, ev, score_by="accuracy", **kw).score_all(CHOSEN[:3])
   np.testing.assert_allclose(acc["score"], acc["probe_accuracy_per_ridge"].mean(axis=1))
   with pytest.raises(errors.ConfigError, match="score_by"):
-    rwe.RandomWeightEvaluator(SPACE, fit, ev, score_by="auc", **kw)
+    _probe(fit, ev, score_by="auc", **kw)
 
 
 def test_evaluator_defaults_are_the_measured_best_probe():
   fit = images_lib.synthetic_images(jax.random.key(0), 4, size=8)
   ev = rwe.RandomWeightEvaluator(SPACE, fit, fit)
+  assert ev.rwe_config == rwe_config.preset("quality")
   assert (ev.config.channels, ev.config.batch_norm, ev.config.features) == (16, "none", "stages_edges")
   assert (ev.weight_seeds, ev.combine_seeds, ev.score_by, ev.ridges) == (
       4, "concat", "loo_neg_mse", (1.0, 3.0, 10.0))
   assert ev.config.kernel_init == "orthogonal"
-  # Explicit network fields win over the evaluator's defaults.
-  assert rwe.RandomWeightEvaluator(SPACE, fit, fit, channels=2).config.channels == 2
+  # A config's network fields shape the network.
+  assert _probe(fit, fit, channels=2).config.channels == 2
 
 
 @pytest.mark.parametrize("combine", ["concat", "mean"])
 def test_weight_seeds_concatenate_features_or_average_scores(combine):
   fit = images_lib.synthetic_images(jax.random.key(0), 12, size=8)
   ev = images_lib.synthetic_images(jax.random.key(1), 6, size=8)
-  two = rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=2, weight_seeds=2, channels=2,
+  two = _probe(fit, ev, candidates_per_call=2, weight_seeds=2, channels=2,
                                   naswot_images=0, ridges=(0.1, 1.0), combine_seeds=combine)
   assert jax.tree.leaves(two.params)[0].shape[0] == 2
   out = two.score_all(CHOSEN[:3])
@@ -403,20 +412,20 @@ def test_weight_seeds_concatenate_features_or_average_scores(combine):
       want = np.mean([fit_probe(f)["loo_mse"] for f in draws], axis=0)
     np.testing.assert_allclose(out["loo_mse_per_ridge"][b], want, rtol=1e-4)
   with pytest.raises(errors.ConfigError, match="combine_seeds"):
-    rwe.RandomWeightEvaluator(SPACE, fit, ev, combine_seeds="max")
+    _probe(fit, ev, combine_seeds="max")
 
 
 def test_evaluator_parallel_candidates_gives_the_same_scores(evaluator):
   fit = images_lib.synthetic_images(jax.random.key(0), 16, size=16)
   ev = images_lib.synthetic_images(jax.random.key(1), 8, size=16)
-  grouped = rwe.RandomWeightEvaluator(SPACE, fit, ev, batch_size=4, ridges=(0.01, 1.0),
+  grouped = _probe(fit, ev, candidates_per_call=4, ridges=(0.01, 1.0),
                                       weight_seeds=1, score_by="accuracy",
                                       parallel_candidates=2, **TINY)
   assert evaluator.parallel_candidates == 1  # CPU default: one candidate at a time
   np.testing.assert_allclose(grouped.score_all(CHOSEN[:5])["loo_mse_per_ridge"],
                              evaluator.score_all(CHOSEN[:5])["loo_mse_per_ridge"], rtol=1e-4)
   with pytest.raises(errors.ConfigError, match="parallel_candidates"):
-    rwe.RandomWeightEvaluator(SPACE, fit, ev, parallel_candidates=0)
+    _probe(fit, ev, parallel_candidates=-1)
 
 
 def test_evaluator_errors(evaluator):
@@ -426,7 +435,7 @@ def test_evaluator_errors(evaluator):
     evaluator.score(np.asarray([[0] * 6, [0, 0, 7, 0, 0, 0]]))
   fit = images_lib.synthetic_images(jax.random.key(0), 4, size=8)
   with pytest.raises(errors.ConfigError, match="ridge_reduce"):
-    rwe.RandomWeightEvaluator(SPACE, fit, fit, ridge_reduce="median")
+    _probe(fit, fit, ridge_reduce="median")
 
 
 # --------------------------------------------------------------------------- end to end
@@ -434,11 +443,11 @@ def test_rwe_experiment_end_to_end(tmp_path):
   if paths.images_dir(required=False) is None or paths.data_dir(required=False) is None:
     pytest.skip("needs the shared CIFAR-10 images and the NB201 table")
   from experiments import rwe as rwe_exp  # pylint: disable=import-outside-toplevel
-  cfg = dict(space="nb201", num_candidates="6", seed=0, channels=2, cells_per_stage=1,
-             num_stages=2, image_size=8, pool_grid=1, num_fit_images=20, num_eval_images=10,
-             weight_seeds=2, combine_seeds="concat", batch_size=4, naswot_images=4,
-             batch_norm="batch", features="last",
-             ridges=["1"], ridge_reduce="mean", score_by="loo_neg_mse", images_dir=None,
+  probe = rwe_config.RWEConfig(channels=2, num_stages=2, image_size=8, num_fit_images=20,
+                               num_eval_images=10, weight_seeds=2, candidates_per_call=4,
+                               naswot_images=4, batch_norm="batch", features="last",
+                               ridges=(1.0,))
+  cfg = dict(space="nb201", num_candidates="6", seed=0, probe=probe.to_json(), images_dir=None,
              data_dir=None, target="cifar10_test")
   res = rwe_exp.run(cfg, str(tmp_path))
   assert res["num_candidates"] == 6 and res["num_compilations"] == 1

@@ -81,3 +81,36 @@ def available(name: str, space: base.Space) -> tuple[bool, str]:
   except ImportError:
     return False, "xgboost not installed (pip install jaxnas[bench])"
   return True, ""
+
+
+def sweep_methods(names, config, *, log, pretrain_mode: str = "none", weak_labels_path=None,
+                  images_dir=None):
+  """A ``protocol.sweep`` methods factory: the baselines ``names`` that can run on the
+  loaded benchmark (the others are logged as skipped), each as ``(rows, seed) -> scores``."""
+  def factory(loaded):
+    # pylint: disable=import-outside-toplevel
+    from jaxnas import errors
+    from jaxnas.evaluate import weak_labels
+    # pylint: enable=import-outside-toplevel
+    bench, weak, out = loaded.bench, None, {}
+    for name in names:
+      ok, why = available(name, bench.space)
+      if not ok:
+        log(f"baseline {name} skipped: {why}")
+        continue
+      if name.endswith("naswot") and "naswot" not in bench.metrics:
+        log(f"baseline {name} skipped: the benchmark has no naswot column")
+        continue
+      if name.endswith("_zc") and weak is None:
+        try:  # jaxnas's own zero-cost weak labels (cached; computed if missing)
+          weak = weak_labels.load_or_compute(
+              bench.space, bench.encodings, config.pretrain.weak,
+              path=weak_labels_path if pretrain_mode == "zero_cost" else None,
+              images_dir=images_dir, log=log)
+        except errors.JaxnasError as e:
+          log(f"baseline {name} skipped: {e}")
+          continue
+      out[name] = (lambda rows, seed, name=name, weak=weak:
+                   predict(name, bench, rows, loaded.labels, seed, weak=weak))
+    return out
+  return factory

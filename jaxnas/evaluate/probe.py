@@ -17,11 +17,8 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-DEFAULT_RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
-
-
 def ridge_probe(fit_x: jax.Array, fit_y: jax.Array, eval_x: jax.Array, eval_y: jax.Array, *,
-                num_classes: int, ridges: Sequence[float] = DEFAULT_RIDGES) -> dict[str, jax.Array]:
+                num_classes: int, ridges: Sequence[float]) -> dict[str, jax.Array]:
   """Held-out accuracy of ridge regression onto one-hot labels.
 
   Features are centred and scaled by the fit set's statistics (so ridge

@@ -32,7 +32,6 @@ distinct random features a cell makes, and the defaults reach 0.65 (README).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 from absl import logging
 import jax
@@ -43,27 +42,16 @@ from jaxnas import errors
 from jaxnas.data import images as images_lib
 from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import probe
+from jaxnas.evaluate import rwe_config
 from jaxnas.evaluate import xla_cpu
 from jaxnas.spaces import base
 from jaxnas.spaces import cell as cell_lib
 
-RIDGE_REDUCTIONS = ("mean", "max")
-# How the features of several random-weight draws of a candidate meet the probe.
-SEED_COMBINES = ("concat", "mean")
-# The evaluator's defaults are the settings measured best on NB201 (README,
-# "Random-weight evaluation"); network fields not given fall back to these
-# before SupernetConfig's own defaults.
-DEFAULT_NET = {"channels": 16, "batch_norm": "none", "features": "stages_edges",
-               "kernel_init": "orthogonal"}
-DEFAULT_RIDGES = (1.0, 3.0, 10.0)
-# What the score is: per ridge strength, a quality of the probe; higher is better.
-# Each maps to (the score_all key of its per-ridge values, sign).
-SCORE_KINDS = {
-    "accuracy": ("probe_accuracy_per_ridge", 1.0),  # held-out accuracy (RWE's score)
-    "neg_mse": ("probe_mse_per_ridge", -1.0),       # held-out one-hot regression error
-    "loo_accuracy": ("loo_accuracy_per_ridge", 1.0),  # leave-one-out over the fit images
-    "loo_neg_mse": ("loo_mse_per_ridge", -1.0),
-}
+# The settings and their choices live in rwe_config (one place); re-exported here.
+RIDGE_REDUCTIONS = rwe_config.RIDGE_REDUCTIONS
+SEED_COMBINES = rwe_config.SEED_COMBINES
+SCORE_KINDS = rwe_config.SCORE_KINDS
+RWEConfig = rwe_config.RWEConfig
 
 
 def per_ridge_scores(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -78,74 +66,34 @@ class RandomWeightEvaluator:
     space: a :class:`~jaxnas.spaces.CellSpace` (``nb201``, ``complete_dag:N``).
     fit_images: images whose features fit the ridge probe.
     eval_images: held-out images; probe accuracy on them is the score.
-    config: network shape; default ``SupernetConfig.for_space(space, **DEFAULT_NET, **net)``
-      (C=16, inference-mode BN, features pooled from every stage and from every
-      edge of the first cell, orthogonal kernels).
-    weight_seeds: independent random-weight draws of every candidate's network.
-    combine_seeds: ``"concat"`` (default) fits one probe on the draws'
-      features side by side — the features of a ``weight_seeds`` times wider
-      random network whose channels form independent groups; ``"mean"`` fits
-      one probe per draw and averages the scores. Measured on NB201 (README),
-      concatenating is what makes extra draws pay: a single draw's probe is
-      mostly weight noise (two draws' scores agree at Kendall tau 0.28-0.50),
-      and one probe over four draws' features ranks 300 cells at 0.54-0.63
-      where averaging their four scores gives 0.57.
-    seed: seed of the random weights.
-    batch_size: candidates per jitted call (memory grows linearly with it).
-    ridges: ridge strengths of the probe (relative to unit feature variance).
-    ridge_reduce: ``"mean"`` (average over ``ridges``; smoother scores with
-      fewer ties) or ``"max"`` (the best ridge).
-    score_by: the score: ``"loo_neg_mse"`` (default), ``"accuracy"``
-      (held-out accuracy, RWE's),
-      ``"neg_mse"`` (minus held-out squared error of the one-hot regression),
-      ``"loo_accuracy"`` / ``"loo_neg_mse"`` (the same by leave-one-out over
-      the fit images: every fit image is also a held-out one, so the score is
-      less noisy for the same forward cost). The continuous ``*_mse`` scores
-      order cells that tie on accuracy.
-    share_first_cell: see :func:`rwn.batch_forward`.
-    parallel_candidates: candidates vmapped side by side inside a batch (see
-      :func:`rwn.batch_forward`); ``None`` picks 1 on CPU (only the
-      chosen op of each edge runs) and on GPU/TPU as many as fit an ~8 GB
-      activation budget, at most ``batch_size`` (one convolution over every
-      candidate's images). Not yet measured on an accelerator.
-    small_request_buckets: pad a request of fewer than ``batch_size``
-      candidates only to the next power of two, not to ``batch_size``. Off,
-      every request compiles to one shape (a sweep compiles once); on, a
-      searcher asking one candidate at a time (REA) pays for 1, not
-      ``batch_size``, at the price of at most ``log2(batch_size)`` extra
-      compilations, each once.
+    config: every setting (:class:`~jaxnas.evaluate.rwe_config.RWEConfig`;
+      default: the ``"quality"`` preset, the best ranking measured on NB201).
+      Its ``image_size`` / ``num_*_images`` say how
+      :func:`~jaxnas.evaluate.rwe_config.load_probe_images` picks the images;
+      the evaluator uses the images it is given.
     num_classes: label classes.
-    **net: fields of :class:`rwn.SupernetConfig` (``channels``,
-      ``cells_per_stage``, ``batch_norm``, ``features``, ``naswot_images``...).
+
+  What the settings do (measured on NB201, docs/rwe.md): ``weight_seeds``
+  independent random-weight draws per candidate; ``combine_seeds="concat"``
+  fits one probe on the draws' features side by side (the features of a
+  ``weight_seeds`` times wider random network whose channels form independent
+  groups) — a single draw's probe is mostly weight noise (two draws' scores
+  agree at Kendall tau 0.28-0.50), one probe over four draws' features ranks
+  300 cells at 0.54-0.63 where averaging their four scores gives 0.57. The
+  continuous ``*_mse`` scores order cells that tie on accuracy; the ``loo_*``
+  ones score every fit image by leave-one-out (less noise for the same
+  forward). ``parallel_candidates=0`` picks 1 on CPU (only the chosen op of
+  each edge runs) and on GPU/TPU as many as fit an ~8 GB activation budget.
   """
 
   def __init__(self, space: base.Space, fit_images: images_lib.ImageSet,
-               eval_images: images_lib.ImageSet, *,
-               config: rwn.SupernetConfig | None = None, weight_seeds: int = 4,
-               combine_seeds: str = "concat", seed: int = 0, batch_size: int = 32,
-               ridges: Sequence[float] = DEFAULT_RIDGES, ridge_reduce: str = "mean",
-               score_by: str = "loo_neg_mse", share_first_cell: bool = True,
-               parallel_candidates: int | None = None, small_request_buckets: bool = False,
-               num_classes: int = 10, **net):
+               eval_images: images_lib.ImageSet,
+               config: rwe_config.RWEConfig = rwe_config.RWEConfig(), *, num_classes: int = 10):
     if not isinstance(space, cell_lib.CellSpace):
       raise errors.ConfigError(
           f"RandomWeightEvaluator needs a cell space (nb201, complete_dag:N), got {space!r}")
-    if ridge_reduce not in RIDGE_REDUCTIONS:
-      raise errors.ConfigError(
-          f"ridge_reduce={ridge_reduce!r}; expected one of {list(RIDGE_REDUCTIONS)}")
-    if combine_seeds not in SEED_COMBINES:
-      raise errors.ConfigError(
-          f"combine_seeds={combine_seeds!r}; expected one of {list(SEED_COMBINES)}")
-    if score_by not in SCORE_KINDS:
-      raise errors.ConfigError(f"score_by={score_by!r}; expected one of {list(SCORE_KINDS)}")
-    counts = {"weight_seeds": weight_seeds, "batch_size": batch_size}
-    if parallel_candidates is not None:  # None: chosen per backend below
-      counts["parallel_candidates"] = parallel_candidates
-    for name, value in counts.items():
-      if not isinstance(value, (int, np.integer)) or value < 1:
-        raise errors.ConfigError(f"{name} must be a positive int, got {value!r}")
-    if not ridges or any(r <= 0 for r in ridges):
-      raise errors.ConfigError(f"ridges must be positive strengths, got {list(ridges)!r}")
+    if not isinstance(config, rwe_config.RWEConfig):
+      raise errors.ConfigError(f"config must be an RWEConfig, got {type(config).__name__}")
     if len(fit_images) < 2 or len(eval_images) < 1:
       raise errors.ConfigError(
           f"need >= 2 fit images and >= 1 eval image, got {len(fit_images)} and {len(eval_images)}")
@@ -154,22 +102,17 @@ class RandomWeightEvaluator:
           f"fit images {fit_images.x.shape[1:]} and eval images {eval_images.x.shape[1:]} "
           "differ in shape")
     self.space = space
-    self.config = config or rwn.SupernetConfig.for_space(space, **{**DEFAULT_NET, **net})
-    if config is not None and net:
-      raise errors.ConfigError(
-          f"pass either config or network fields, not both (got {sorted(net)})")
-    if self.config.num_nodes != space.num_nodes or tuple(self.config.ops) != tuple(space.ops):
-      raise errors.ConfigError(f"config {self.config} does not match the space {space!r}")
-    self.batch_size = int(batch_size)
-    self.weight_seeds = int(weight_seeds)
-    self.combine_seeds = combine_seeds
-    self.ridges = tuple(float(r) for r in ridges)
-    self.ridge_reduce = ridge_reduce
-    self.score_by = score_by
-    self.share_first_cell = share_first_cell
-    self.small_request_buckets = bool(small_request_buckets)
-    self.parallel_candidates = (int(parallel_candidates) if parallel_candidates is not None
-                                else self._auto_parallel())
+    self.rwe_config = config
+    self.config = rwn.SupernetConfig.for_space(space, **config.network_fields())
+    self.batch_size = config.candidates_per_call
+    self.weight_seeds = config.weight_seeds
+    self.combine_seeds = config.combine_seeds
+    self.ridges = config.ridges
+    self.ridge_reduce = config.ridge_reduce
+    self.score_by = config.score_by
+    self.share_first_cell = config.share_first_cell
+    self.small_request_buckets = config.small_request_buckets
+    self.parallel_candidates = config.parallel_candidates or self._auto_parallel()
     self.num_classes = num_classes
     self.num_fit = len(fit_images)
     self.num_eval = len(eval_images)
@@ -177,7 +120,7 @@ class RandomWeightEvaluator:
     self.images = jnp.asarray(images_lib.normalize(x) if x.dtype == np.uint8 else x, jnp.float32)
     self.fit_y = jnp.asarray(fit_images.y, jnp.int32)
     self.eval_y = jnp.asarray(eval_images.y, jnp.int32)
-    keys = jax.random.split(jax.random.key(seed), self.weight_seeds)
+    keys = jax.random.split(jax.random.key(config.seed), self.weight_seeds)
     self.params = jax.vmap(lambda k: rwn.init_params(self.config, k))(keys)
     self.num_traces = 0  # how often the jitted step was traced (= compiled)
     # On CPU, convolutions go to XLA's Eigen path (faster here, see xla_cpu).

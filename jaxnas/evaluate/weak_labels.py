@@ -51,6 +51,7 @@ from jaxnas.data import images as images_lib
 from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import nb101_costs
 from jaxnas.evaluate import rwe
+from jaxnas.evaluate import rwe_config
 from jaxnas.evaluate import weight_sharing_supernet as supernet_lib
 from jaxnas.evaluate import zero_cost
 from jaxnas.spaces import base
@@ -66,7 +67,7 @@ GROUP_COLUMNS = {
 # Signals that need the random-weight cell network (cell spaces only).
 # The random networks of the weak signals keep the kernel init the cached tables
 # and the README's AceNAS results were computed with (see SupernetConfig.kernel_init).
-LEGACY_KERNEL_INIT = "he_over_edges"
+LEGACY_KERNEL_INIT = rwe_config.PRESETS["weak_label"].kernel_init
 CELL_GROUPS = ("naswot", "synflow", "snip", "grad_norm", "probe", "supernet")
 ZERO_COST_SIGNALS = ("params", "flops", "naswot", "synflow", "probe")
 SUPERNET_SIGNALS = ZERO_COST_SIGNALS + ("supernet",)
@@ -346,13 +347,12 @@ def _cell_group(group, space, enc, net, config: WeakLabelConfig, images, workdir
     fit = images_lib.downsample(train.stratified(config.probe_fit_images, seed), config.image_size)
     ev = images_lib.downsample(test.stratified(config.probe_eval_images, seed), config.image_size)
     # The probe exactly as the cached tables (and the AceNAS results) computed
-    # it, pinned here so that changing the evaluator's defaults cannot change
-    # a table under the same fingerprint.
-    evaluator = rwe.RandomWeightEvaluator(
-        space, fit, ev, channels=config.channels, cells_per_stage=config.cells_per_stage,
-        naswot_images=0, seed=seed, batch_size=config.chunk, kernel_init=LEGACY_KERNEL_INIT,
-        batch_norm="batch", features="last", weight_seeds=1, ridges=(1e-3, 1e-2, 1e-1, 1.0),
-        score_by="accuracy")
+    # it: the pinned "weak_label" preset, so that changing another preset
+    # cannot change a table under the same fingerprint.
+    evaluator = rwe.RandomWeightEvaluator(space, fit, ev, rwe_config.preset(
+        "weak_label", channels=config.channels, cells_per_stage=config.cells_per_stage,
+        num_fit_images=len(fit), num_eval_images=len(ev), image_size=config.image_size,
+        seed=seed, candidates_per_call=config.chunk))
     scores = []
     for lo in range(0, len(enc), config.chunk * 16):
       scores.append(evaluator.score_all(enc[lo:lo + config.chunk * 16])["probe_accuracy"])
