@@ -345,3 +345,14 @@ def test_unpickler_refuses_other_globals():
     nasbench_graph._NumpyScalarUnpickler(io.BytesIO(payload)).load()
   ok = pickle.dumps({0: {"para": np.float64(1.5)}})
   assert nasbench_graph._NumpyScalarUnpickler(io.BytesIO(ok)).load() == {0: {"para": 1.5}}
+
+
+def test_sample_unique_draws_distinct_architectures(space):
+  got = space.sample(jax.random.key(0), 2000, unique=True)
+  assert len(np.unique(got, axis=0)) == 2000  # canonical encodings: one per class
+  np.testing.assert_array_equal(got, space.sample(jax.random.key(0), 2000, unique=True))
+  # With replacement, 2,000 draws of the 26,206 classes repeat some (~75 expected).
+  dup = space.sample(jax.random.key(0), 2000)
+  assert len(np.unique(dup, axis=0)) < 2000
+  with pytest.raises(errors.ConfigError, match="distinct"):
+    space.sample(jax.random.key(0), 10**6, unique=True)

@@ -432,13 +432,19 @@ class NasBenchGraphSpace(base.Space):
     """
     return self._distinct[1].copy()
 
-  def sample(self, key: jax.Array, n: int) -> base.Encodings:
-    """Uniform samples ``[n, D]`` of distinct architectures (canonical encodings).
+  def sample(self, key: jax.Array, n: int, *, unique: bool = False) -> base.Encodings:
+    """Uniform samples ``[n, D]`` of architectures (canonical encodings).
 
     Uniform over isomorphism classes, not over encodings: drawing encodings
-    would favour architectures with many encodings up to 24 times.
+    would favour architectures with many encodings up to 24 times. ``unique``
+    draws without replacement (``n`` different architectures).
     """
     keys, enc = self._distinct
+    if unique:
+      if n > keys.size:
+        raise errors.ConfigError(
+            f"{self.name}: cannot draw {n} distinct architectures from {keys.size}")
+      return enc[np.asarray(jax.random.permutation(key, keys.size))[:n]]
     rows = np.asarray(jax.random.randint(key, (n,), 0, keys.size))
     return enc[rows]
 
