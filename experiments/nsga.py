@@ -62,24 +62,6 @@ def cost_fn(name: str, space, bench):
   raise errors.ConfigError(f"unknown cost {name!r}; expected params, flops or latency_<device>")
 
 
-def plot(path, all_cost, all_acc, true_front, found, cfg):
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
-  ax.scatter(all_cost, all_acc, s=2, c="0.8", label=f"all {len(all_acc)} cells")
-  tf = true_front[np.argsort(true_front[:, 1])]
-  ax.step(tf[:, 1], tf[:, 0], where="post", c="k", lw=1, label="true front")
-  ax.scatter(found[:, 1], found[:, 0], s=14, c="C3", label="NSGA-II front (true accuracy)")
-  ax.set_xlabel(cfg["objectives"][1])
-  ax.set_ylabel(f"{cfg['target']} (%)")
-  ax.set_ylim(max(0, np.percentile(all_acc, 5) - 5), all_acc.max() + 1)
-  ax.legend(loc="lower right", fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
-
-
 def run(cfg: dict, workdir: str) -> dict:
   os.makedirs(workdir, exist_ok=True)
   io_utils.atomic_write_json(os.path.join(workdir, "config.json"), cfg)
@@ -158,7 +140,13 @@ def run(cfg: dict, workdir: str) -> dict:
     header.append("true_hypervolume_ratio")
     hv_rows = [r + [f"{x:.6f}"] for r, x in zip(hv_rows, true_hv_per_gen)]
     prow[0].append(cfg["target"])
-    plot(os.path.join(workdir, "pareto.png"), all_cost, all_acc, true_front, found, cfg)
+    try:
+      from jaxnas import plots  # pylint: disable=import-outside-toplevel
+      plots.pareto(os.path.join(workdir, "pareto.png"), true_pts, true_front, found,
+                   xlabel=cfg["objectives"][1], ylabel=f"{cfg['target']} (%)",
+                   found_label="NSGA-II front (true accuracy)")
+    except ImportError as e:
+      logging.warning("pareto.png skipped: %s", e)
   for i, a in enumerate(archs):
     r = [a, f"{res.front_objectives[i, 0]:.6f}", f"{res.front_objectives[i, 1]:.6f}"]
     if bench is not None:

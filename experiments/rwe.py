@@ -70,20 +70,6 @@ def _finite_low(x: np.ndarray) -> np.ndarray:
   return np.where(fin, x, low)
 
 
-def plot(path: str, score: np.ndarray, acc: np.ndarray, tau: float, cfg: dict) -> None:
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
-  ax.scatter(score, acc, s=4, alpha=0.5)
-  ax.set_xlabel(f"random-weight probe score ({cfg['probe']['score_by']})")
-  ax.set_ylabel(f"{cfg['target']} (%)")
-  ax.set_title(f"{cfg['space']}: {len(score)} cells, Kendall tau {tau:.3f}")
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
-
-
 def run(cfg: dict, workdir: str) -> dict:
   """Scores candidates and writes the result files; returns results.json's content.
 
@@ -149,8 +135,15 @@ def _run_locked(cfg: dict, workdir: str, space, bench, cands, evaluator) -> dict
     results["probe_kendalltau_per_ridge"] = {
         kind: [metrics.kendall_tau_np(v[:, r], acc) for r in range(v.shape[1])]
         for kind, v in rwe.per_ridge_scores(out).items()}
-    plot(os.path.join(workdir, "rwe_vs_accuracy.png"), out["score"], acc,
-         results["probe"]["kendalltau"], cfg)
+    try:
+      from jaxnas import plots  # pylint: disable=import-outside-toplevel
+      plots.scatter(os.path.join(workdir, "rwe_vs_accuracy.png"), out["score"], acc,
+                    xlabel=f"random-weight probe score ({cfg['probe']['score_by']})",
+                    ylabel=f"{cfg['target']} (%)",
+                    title=f"{cfg['space']}: {len(acc)} cells, Kendall tau "
+                          f"{results['probe']['kendalltau']:.3f}")
+    except ImportError as e:
+      logging.warning("rwe_vs_accuracy.png skipped: %s", e)
   rows[0] += header_extra
   for i, a in enumerate(archs):
     row = [a, f"{out['score'][i]:.6f}", f"{out['probe_accuracy'][i]:.6f}", f"{out['probe_mse'][i]:.6f}",

@@ -301,40 +301,18 @@ def _write_outputs(workdir, cfg, per_strategy, optimum, bench, table):
 
 
 def _plot(path, per_strategy, cfg, optimum):
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  from jaxnas import plots  # pylint: disable=import-outside-toplevel
   budget = cfg["budget"]
-  x = np.arange(1, budget + 1)
-  panels = 2 if optimum is not None else 1
-  fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.4), dpi=120, squeeze=False)
-  for name, res in per_strategy.items():
-    curves = np.stack([outcomes.best_so_far([t[2] for t in traj], budget)
-                       for traj in res["_trajectories"]])
-    if optimum is not None:
-      axes[0, 0].plot(x, np.mean(optimum - curves, axis=0), label=name)
-      axes[0, 1].plot(x, np.mean(curves >= optimum - outcomes.OPTIMUM_TOLERANCE, axis=0), label=name)
-    else:
-      axes[0, 0].plot(x, curves.mean(axis=0), label=name)
-  ax = axes[0, 0]
-  ax.set_xlabel("queries" if cfg["evaluator"] == "benchmark" else "evaluations")
-  if optimum is not None:
-    ax.set_yscale("symlog", linthresh=0.05)
-    ax.set_ylabel(f"mean regret of best-so-far ({cfg['target']}, points)")
-    axes[0, 1].set_xlabel("queries")
-    axes[0, 1].set_ylabel("share of seeds holding the optimum")
-    axes[0, 1].grid(alpha=0.3)
-    axes[0, 1].legend(fontsize=7)
-  else:
-    ax.set_ylabel(f"mean best-so-far ({cfg['evaluator']} score)")
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
+  curves = {name: np.stack([outcomes.best_so_far([t[2] for t in traj], budget)
+                            for traj in res["_trajectories"]])
+            for name, res in per_strategy.items()}
+  ylabel = (f"mean regret of best-so-far ({cfg['target']}, points)" if optimum is not None
+            else f"mean best-so-far ({cfg['evaluator']} score)")
   title = (f"{cfg['benchmark'] if cfg['benchmark'] != 'none' else cfg['space']} "
            f"{cfg['target'] or ''} ({cfg['evaluator']}), {cfg['seeds']} seeds")
-  fig.suptitle(title, fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  plots.best_so_far(path, curves, optimum=optimum, tolerance=outcomes.OPTIMUM_TOLERANCE,
+                    xlabel="queries" if cfg["evaluator"] == "benchmark" else "evaluations",
+                    ylabel=ylabel, title=title)
 
 
 def config_from_flags() -> dict:
