@@ -13,6 +13,7 @@ import pytest
 from jaxnas import errors
 from jaxnas.data import images as images_lib
 from jaxnas.data import paths
+from jaxnas.evaluate import cell_costs
 from jaxnas.evaluate import random_weight_network as cs
 from jaxnas.evaluate import probe
 from jaxnas.evaluate import rwe
@@ -208,7 +209,7 @@ def test_config_errors():
 
 def test_network_flops_counts_convs():
   cfg = cs.SupernetConfig(channels=4, num_stages=1)
-  f = cs.network_flops(cfg, np.asarray([[0] * 6, [3, 0, 0, 0, 0, 2]]), 8, 8, 2)
+  f = cell_costs.network_flops(cfg, np.asarray([[0] * 6, [3, 0, 0, 0, 0, 2]]), 8, 8, 2)
   stem = 2 * 9 * 3 * 4 * 64 * 2
   assert f[0] == stem
   assert f[1] == stem + 2 * (9 + 1) * 16 * 64 * 2

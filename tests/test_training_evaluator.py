@@ -13,6 +13,7 @@ from jaxnas import checkpoint as checkpoint_lib
 from jaxnas import errors
 from jaxnas.data import csv_table
 from jaxnas.data import images as images_lib
+from jaxnas.evaluate import cell_costs
 from jaxnas.evaluate import candidate_table
 from jaxnas.evaluate import group_training as gt
 from jaxnas.evaluate import random_weight_network as rwn
@@ -155,7 +156,7 @@ def test_parameter_count_matches_the_network(space):
     for e, o in enumerate(enc[0]):
       if kinds[o] in rwn.CONV_KINDS:
         total += cp[kinds[o]][e].size + cb[kinds[o]]["scale"][e].size * 2
-  assert tn.parameter_count(body, enc, 7)[0] == total
+  assert cell_costs.parameter_count(body, enc, 7)[0] == total
 
 
 def test_train_candidates_writes_a_table_the_ranker_reads(space, images, tmp_path):

@@ -37,9 +37,8 @@ from jaxnas import io_utils
 from jaxnas import metrics
 from jaxnas.data import csv_table
 from jaxnas.data import images as images_lib
+from jaxnas.evaluate import cell_costs
 from jaxnas.evaluate import group_training as gt
-from jaxnas.evaluate import random_weight_network as rwn
-from jaxnas.evaluate import trainable_network as tn
 from jaxnas.evaluate import training_evaluator
 from jaxnas.search import base as search_base
 from jaxnas.spaces import registry
@@ -206,8 +205,8 @@ def train_candidates(config: CandidateTableConfig, workdir: str | pathlib.Path, 
              TARGET: np.round(100 * acc, 4).tolist()}
   for e in range(curves.shape[1]):
     columns[f"acc_epoch_{e + 1}"] = np.round(100 * curves[:, e], 4).tolist()
-  columns["params"] = tn.parameter_count(body, enc, data.num_classes).tolist()
-  columns["flops"] = rwn.network_flops(body, enc, size, size, 1).tolist()
+  columns["params"] = cell_costs.parameter_count(body, enc, data.num_classes).tolist()
+  columns["flops"] = cell_costs.network_flops(body, enc, size, size, 1).tolist()
   columns["train_seconds"] = np.round(seconds, 3).tolist()
   csv_table.write_csv(workdir / "table.csv", columns)
   out = {"num_candidates": int(enc.shape[0]), "space": config.space,

@@ -745,28 +745,3 @@ def _first_cell_shared(cell_params, ops, config, shared: _SharedFirstCell, n_nw,
       total = _switch_edge(config, cell_params, e, ops[e], total, nodes[i], taps)
     nodes.append(total)
   return _value(nodes[-1]), _add_node_grams(config, ops, nodes, 2, n_nw, gram)
-
-
-def network_flops(config: SupernetConfig, encodings: np.ndarray, height: int, width: int,
-                  num_images: int) -> np.ndarray:
-  """Conv FLOPs (2 per multiply-add) of directly built networks ``[N]``.
-
-  Counts what a per-candidate loop computes for ``num_images`` images: the
-  stem, the chosen conv ops of every cell and the reduction blocks. Pooling,
-  BN and additions (a few percent) are left out. :func:`batch_forward` does
-  less than this (the shared first-cell terms), so FLOPs / time measures the
-  useful work per second.
-  """
-  enc = np.asarray(encodings).reshape(-1, len(config.edges))
-  kinds = np.asarray(config.kinds)
-  n3 = np.sum(kinds[enc] == "conv3", axis=1)
-  n1 = np.sum(kinds[enc] == "conv1", axis=1)
-  macs = 9 * config.in_channels * config.channels * height * width * np.ones(enc.shape[0])
-  for s in range(config.num_stages):
-    c = config.stage_channels(s)
-    hw = (height // 2**s) * (width // 2**s)
-    if s > 0:
-      cin = config.stage_channels(s - 1)
-      macs += (9 * cin * c + 9 * c * c + cin * c) * hw
-    macs += config.cells_per_stage * (n3 * 9 + n1) * c * c * hw
-  return 2.0 * macs * num_images

@@ -40,6 +40,7 @@ import numpy as np
 
 from jaxnas import errors
 from jaxnas.data import images as images_lib
+from jaxnas.evaluate import cell_costs
 from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import probe
 from jaxnas.evaluate import rwe_config
@@ -243,5 +244,5 @@ class RandomWeightEvaluator:
   def flops_per_candidate(self, encodings: base.Encodings) -> np.ndarray:
     """FLOPs ``[N]`` a directly built network spends on the evaluator's images."""
     h, w = self.images.shape[1:3]
-    return rwn.network_flops(self.config, self._check(encodings), h, w,
+    return cell_costs.network_flops(self.config, self._check(encodings), h, w,
                                        int(self.images.shape[0])) * self.weight_seeds

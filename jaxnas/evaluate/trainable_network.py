@@ -163,25 +163,3 @@ def logits(params: Params, images: jax.Array, ops: jax.Array, body: rwn.Supernet
       x = rwn.cell_nodes(x, body.num_nodes, edge_fn(body, net["cells"][i], aff["cells"][i],
                                                     ops))[-1]
   return rwn.pooled(x, bn, affine=aff["final"]) @ params["head"]["w"] + params["head"]["b"]
-
-
-def parameter_count(body: rwn.SupernetConfig, encodings: np.ndarray, num_classes: int
-                    ) -> np.ndarray:
-  """Trainable parameters ``[N]`` of each candidate's own network (only its chosen ops).
-
-  Counts conv kernels, BN scale/bias and the classifier, as NB201's
-  ``params`` column does for its networks.
-  """
-  enc = np.asarray(encodings).reshape(-1, len(body.edges))
-  kinds = np.asarray(body.kinds)
-  n3 = np.sum(kinds[enc] == "conv3", axis=1)
-  n1 = np.sum(kinds[enc] == "conv1", axis=1)
-  total = 9 * body.in_channels * body.channels + 2 * body.channels
-  for s in range(body.num_stages):
-    c = body.stage_channels(s)
-    if s > 0:
-      cin = body.stage_channels(s - 1)
-      total += 9 * cin * c + 9 * c * c + cin * c + 4 * c
-    total = total + body.cells_per_stage * (n3 * (9 * c * c + 2 * c) + n1 * (c * c + 2 * c))
-  last = body.stage_channels(body.num_stages - 1)
-  return (total + 2 * last + last * num_classes + num_classes) * np.ones(enc.shape[0], np.int64)

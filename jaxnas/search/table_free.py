@@ -52,9 +52,8 @@ import numpy as np
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.data import images as images_lib
+from jaxnas.evaluate import cell_costs
 from jaxnas.evaluate import group_training as gt
-from jaxnas.evaluate import random_weight_network as rwn
-from jaxnas.evaluate import trainable_network as tn
 from jaxnas.evaluate import training_evaluator
 from jaxnas.evaluate import weak_labels as wl
 from jaxnas.search import base
@@ -454,8 +453,8 @@ def _retrain(ctx: _Context, archs: list[str], stop_after_groups: int | None
                            "train_seconds": float(res["seconds"]) / group.shape[0]}
     if fseed == 0:
       ctx.final_costs = {
-          "params": tn.parameter_count(trainer.body, enc, data.num_classes).tolist(),
-          "flops": rwn.network_flops(trainer.body, enc, fcfg.image_size, fcfg.image_size,
+          "params": cell_costs.parameter_count(trainer.body, enc, data.num_classes).tolist(),
+          "flops": cell_costs.network_flops(trainer.body, enc, fcfg.image_size, fcfg.image_size,
                                      1).tolist()}
   return out
 
