@@ -8,6 +8,7 @@ without it.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -23,9 +24,11 @@ from jaxnas import train
 from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.search import acenas
 from jaxnas.search import base
+from jaxnas.search import comparison
 from jaxnas.search import decisions
 from jaxnas.search import evaluators
 from jaxnas.search import outcomes
+from jaxnas.search import random_search
 from jaxnas.search import ranknas
 from jaxnas.search import registry
 from jaxnas.search import runner
@@ -408,3 +411,49 @@ def test_runner_refuses_a_state_saved_under_other_settings(tmp_path):
     f.write('{"version": 1, "fingerprint": "settings-a", "trajectory": [], "searcher": 3}')
   with pytest.raises(errors.CheckpointError, match="malformed search state"):
     run("settings-a", 6)
+
+
+# ------------------------------------------------------------------ comparison
+def test_compare_runs_every_strategy_and_seed_writes_files_and_resumes(tmp_path):
+  spec = "chain:4:a,b,c,d"  # 256 archs, all in the table
+  space = spaces.get_space(spec)
+  enc = space.enumerate()
+  acc = (enc == 3).sum(1) + 0.01 * np.arange(len(enc)) / len(enc)  # one optimum
+  table = tmp_path / "t.csv"
+  table.write_text("arch,acc\n" + "".join(f"{space.format(e)},{float(a)!r}\n" for e, a in zip(enc, acc)))
+  calls = []
+
+  def extra(space_, seed, cfg):  # a caller's own strategy: plain random search
+    calls.append(seed)
+    return random_search.RandomSearch(space_, seed=seed, batch_size=cfg.round_size)
+
+  config = comparison.CompareConfig(benchmark=str(table), space=spec, target="acc",
+                                    strategies=("random", "rea", "mine"), budget=30, seeds=2,
+                                    round_size=5)
+  work = tmp_path / "w"
+  out = comparison.compare(config, str(work), extra_searchers={"mine": extra}, log=lambda m: None)
+  assert set(out) == {"random", "rea", "mine"} and calls == [0, 1]
+  for name, res in out.items():
+    assert [r["seed"] for r in res["per_seed"]] == [0, 1]
+    for rec in res["per_seed"]:  # the best found is the best of its trajectory, from the table
+      rows = [r for r in csv.DictReader(open(work / "trajectory.csv"))
+              if r["strategy"] == name and int(r["seed"]) == rec["seed"]]
+      assert 0 < len(rows) <= 30
+      assert rec["best_accuracy"] == pytest.approx(max(float(r["score"]) for r in rows))
+  results = json.loads((work / "results.json").read_text())
+  assert results["optimum"]["accuracy"] == pytest.approx(float(acc.max()))
+  assert (work / "best_vs_queries.png").stat().st_size > 0
+  # Same call again: every run is read back, nothing searched again.
+  again = comparison.compare(config, str(work), extra_searchers={"mine": extra},
+                             log=lambda m: None)
+  assert calls == [0, 1] and again == out
+  # Another budget is refused before anything is written; a typo names every choice.
+  before = (work / "config.json").read_text()
+  with pytest.raises(errors.CheckpointError, match="other settings"):
+    comparison.compare(dataclasses.replace(config, budget=31), str(work),
+                       extra_searchers={"mine": extra})
+  assert (work / "config.json").read_text() == before
+  with pytest.raises(errors.ConfigError, match="acenas_zc"):
+    comparison.compare(dataclasses.replace(config, strategies=("nosuch",)), str(tmp_path / "x"))
+  with pytest.raises(errors.ConfigError, match="--space"):
+    comparison.CompareConfig(benchmark="none", evaluator="rwe")

@@ -11,10 +11,14 @@
   :class:`ReNASSearch` (explicit exploration/exploitation over decisions).
 * Multi-objective: :class:`NSGA2`, :func:`run_nsga2` (``nsga.py``).
 * :func:`make_searcher` builds any of them by name (``registry.py``).
+* :func:`compare` / :class:`CompareConfig`: strategies side by side over seeds,
+  with resume, result files and plots (``comparison.py``; ``experiments.search``).
 """
 
 from jaxnas.search.acenas import AceNASSearch
 from jaxnas.search.base import Evaluator
+from jaxnas.search.comparison import CompareConfig
+from jaxnas.search.comparison import compare
 from jaxnas.search.base import Searcher
 from jaxnas.search.evaluators import BenchmarkEvaluator
 from jaxnas.search.evaluators import ProbeEvaluator
@@ -33,8 +37,8 @@ from jaxnas.search.runner import SearchResult
 from jaxnas.search.runner import run_search
 
 __all__ = [
-    "AceNASSearch", "BenchmarkEvaluator", "Evaluator", "LocalSearch", "NARSearch", "NSGA2",
-    "Objective", "ProbeEvaluator", "RandomSearch", "RankNASSearch", "RankerEvaluator",
-    "ReNASSearch", "RegularizedEvolution", "SearchResult", "Searcher", "make_searcher",
-    "run_nsga2", "run_search",
+    "AceNASSearch", "BenchmarkEvaluator", "CompareConfig", "Evaluator", "LocalSearch",
+    "NARSearch", "NSGA2", "Objective", "ProbeEvaluator", "RandomSearch", "RankNASSearch",
+    "RankerEvaluator", "ReNASSearch", "RegularizedEvolution", "SearchResult", "Searcher",
+    "compare", "make_searcher", "run_nsga2", "run_search",
 ]
