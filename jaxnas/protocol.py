@@ -252,13 +252,20 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
     rec = {"step": info["step"], "loss": float(np.mean(info["loss"])),
            "val_tau": float(np.mean(np.where(np.isfinite(info["val_tau"]), info["val_tau"], np.nan)))
            if np.isfinite(info["val_tau"]).any() else None,
-           "steps_per_s": round(info["steps_per_s"], 2)}
+           "steps_per_s": (None if info["steps_per_s"] is None
+                           else round(info["steps_per_s"], 2))}
     if metrics_path:
       io_utils.append_jsonl(metrics_path, rec)
-    log(f"step {info['step']}/{config.train.num_steps}  loss {rec['loss']:.4f}  "
-        f"val_tau {rec['val_tau'] if rec['val_tau'] is None else round(rec['val_tau'], 4)}  "
-        f"{info['steps_per_s']:.1f} steps/s  eta {info['eta_s']:.0f}s")
+    line = f"step {info['step']}/{config.train.num_steps}  loss {rec['loss']:.4f}"
+    if rec["val_tau"] is not None:  # only with a validation split
+      line += f"  val_tau {rec['val_tau']:.4f}"
+    if info["steps_per_s"] is not None:
+      line += f"  {info['steps_per_s']:.1f} steps/s  eta {info['eta_s']:.0f}s"
+    log(line)
 
+  if int(state.step) < config.train.num_steps:
+    log(f"compiling the training step of {len(specs)} ranker(s) (the first segment "
+        "includes it)...")
   state = trainer.train(data, state, on_segment=on_segment, checkpointer=checkpointer,
                         checkpoint_every=config.checkpoint_every,
                         meta={"fingerprint": fingerprint})

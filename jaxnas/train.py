@@ -348,7 +348,8 @@ class RankerTrainer:
       data: members' data (from :func:`make_member_data`).
       state: initial or restored state.
       on_segment: called after every segment with ``{"step", "loss" [M],
-        "val_tau" [M], "steps_per_s", "eta_s"}``.
+        "val_tau" [M], "steps_per_s", "eta_s"}``; the rate and ETA leave out
+        the first segment (compilation) and are None until a second one ran.
       checkpointer: where to save states.
       checkpoint_every: save every this many steps (rounded up to segments;
         0 disables). The final state is always saved when a checkpointer is given.
@@ -358,16 +359,19 @@ class RankerTrainer:
     cfg = self.config
     step = int(state.step)
     last_saved = step
-    t0 = time.time()
-    start = step
+    t0, start, rate = None, step, None
     while step < cfg.num_steps:
       state, info = self._segment(state, data)
       step = int(state.step)
-      elapsed = time.time() - t0
-      rate = (step - start) / max(elapsed, 1e-9)
+      # The first segment of a call includes the compilation: the rate (and
+      # the ETA) count the segments after it only.
+      if t0 is None:
+        t0, start = time.time(), step
+      elif step > start:
+        rate = (step - start) / max(time.time() - t0, 1e-9)
       report = {"step": step, "loss": np.asarray(info["loss"]),
                 "val_tau": np.asarray(info["val_tau"]), "steps_per_s": rate,
-                "eta_s": (cfg.num_steps - step) / max(rate, 1e-9)}
+                "eta_s": None if rate is None else (cfg.num_steps - step) / rate}
       if on_segment is not None:
         on_segment(report)
       if checkpointer is not None and checkpoint_every and (
