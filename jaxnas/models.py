@@ -72,8 +72,7 @@ class ModelConfig:
     if self.encoder not in ENCODERS:
       raise errors.ConfigError(f"unknown encoder {self.encoder!r}; expected one of {ENCODERS}")
     for name in ("hidden", "num_layers", "head_hidden"):
-      if int(getattr(self, name)) < 1:
-        raise errors.ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+      config_checks.check_int(name, getattr(self, name))
     if self.num_tiers < 0 or self.num_globals < 0:
       raise errors.ConfigError("num_tiers and num_globals must be >= 0")
 

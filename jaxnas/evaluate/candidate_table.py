@@ -32,6 +32,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas import metrics
@@ -72,8 +73,8 @@ class CandidateTableConfig:
   training: gt.TrainingConfig = gt.TrainingConfig()
 
   def __post_init__(self):
-    if not isinstance(self.num_candidates, int) or self.num_candidates < 1:
-      raise errors.ConfigError(f"num_candidates must be a positive int, got {self.num_candidates!r}")
+    config_checks.check_field_types(self)
+    config_checks.check_int("num_candidates", self.num_candidates)
     if not 0 < self.holdout_fraction < 1:
       raise errors.ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction!r}")
 

@@ -103,9 +103,7 @@ class TrainingConfig:
     config_checks.check_field_types(self)
     for name in ("epochs", "channels", "image_size", "cells_per_stage", "num_stages",
                  "batch_size", "eval_batch", "group_size"):
-      v = getattr(self, name)
-      if v < 1:
-        raise errors.ConfigError(f"{name} must be >= 1, got {v!r}")
+      config_checks.check_int(name, getattr(self, name))
     if self.eval_images < 0:
       raise errors.ConfigError(f"eval_images must be >= 0 (0: all), got {self.eval_images!r}")
     if not 0.0 < self.train_fraction <= 1.0:

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import weight_sharing_supernet as supernet
@@ -61,10 +62,9 @@ class CellNetworkShape:
   in_channels: int = 3
 
   def __post_init__(self):
+    config_checks.check_field_types(self)
     for name in ("channels", "cells_per_stage", "num_stages", "in_channels"):
-      v = getattr(self, name)
-      if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-        raise errors.ConfigError(f"{name} must be a positive int, got {v!r}")
+      config_checks.check_int(name, getattr(self, name))
     if not isinstance(self.num_classes, (int, np.integer)) or self.num_classes < 2:
       raise errors.ConfigError(f"num_classes must be an int >= 2, got {self.num_classes!r}")
 

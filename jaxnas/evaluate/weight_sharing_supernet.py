@@ -103,9 +103,7 @@ class SupernetTrainConfig:
     config_checks.check_field_types(self)
     for name in ("channels", "cells_per_stage", "num_stages", "image_size", "num_steps",
                  "batch_size", "candidates_per_step", "eval_images", "eval_chunk"):
-      v = getattr(self, name)
-      if not isinstance(v, (int, np.integer)) or v < 1:
-        raise errors.ConfigError(f"{name} must be a positive int, got {v!r}")
+      config_checks.check_int(name, getattr(self, name))
     if 32 % self.image_size:
       raise errors.ConfigError(f"image_size={self.image_size} must divide 32 (CIFAR-10)")
     if self.image_size % 2 ** (self.num_stages - 1):

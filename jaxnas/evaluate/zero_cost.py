@@ -61,9 +61,7 @@ class ZeroCostConfig:
   def __post_init__(self):
     config_checks.check_field_types(self)
     for name in ("num_images", "synflow_size", "chunk"):
-      v = getattr(self, name)
-      if not isinstance(v, (int, np.integer)) or v < 1:
-        raise errors.ConfigError(f"{name} must be a positive int, got {v!r}")
+      config_checks.check_int(name, getattr(self, name))
 
 
 def _readout(config: rwn.SupernetConfig, key: jax.Array, num_classes: int) -> jax.Array:
