@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import features
 from jaxnas import graphs as graphs_lib
@@ -60,10 +61,8 @@ class JaxnasPredictor:
                seed: int = 0, use_cost_features: bool = True):
     self.space = spaces.get_space(space) if isinstance(space, str) else space
     self.model_config = model_config or models.ModelConfig()
-    self.train_config = train_config or train.TrainConfig(num_steps=600)
-    if ensemble_size < 1:
-      raise errors.ConfigError(f"ensemble_size must be >= 1, got {ensemble_size}")
-    self.ensemble_size = ensemble_size
+    self.train_config = train_config or train.TrainConfig()
+    self.ensemble_size = config_checks.check_int("ensemble_size", ensemble_size)
     self.seed = seed
     self.use_cost_features = use_cost_features
     self._ranker: ranker_export.LoadedRanker | None = None  # set by fit() or load()
