@@ -426,8 +426,7 @@ def standardize(values: np.ndarray, clip: float = 5.0) -> np.ndarray:
     col = x[:, j]
     ok = np.isfinite(col)
     col[~ok] = col[ok].min() if ok.any() else 0.0
-  z = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-12)
-  return np.clip(z, -clip, clip).astype(np.float32)
+  return np.clip(features.standardize(x), -clip, clip)  # the one z-score
 
 
 def combined(table: WeakLabels, names: Sequence[str] | None = None) -> np.ndarray:
