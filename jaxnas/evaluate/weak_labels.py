@@ -48,7 +48,7 @@ from jaxnas import errors
 from jaxnas import features
 from jaxnas import io_utils
 from jaxnas.data import images as images_lib
-from jaxnas.evaluate import cell_costs
+from jaxnas.evaluate import cell_costs as cost_model
 from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import nb101_costs
 from jaxnas.evaluate import rwe
@@ -239,7 +239,7 @@ def cell_costs(config: rwn.SupernetConfig, encodings: np.ndarray,
   n1 = np.sum(kinds[enc] == "conv1", axis=1)
   per = sum(config.cells_per_stage * config.stage_channels(s) ** 2 for s in range(config.num_stages))
   params = (9 * n3 + n1) * per + 1.0
-  flops = cell_costs.network_flops(config, enc, image_size, image_size, 1)
+  flops = cost_model.network_flops(config, enc, image_size, image_size, 1)
   return {"params": np.log(params), "flops": np.log(flops)}
 
 
