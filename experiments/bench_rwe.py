@@ -96,7 +96,7 @@ def run(cfg: dict) -> dict:
   compile_s = time.perf_counter() - t
   params0 = jax.tree.map(lambda a: np.asarray(a[0]), ev_jax.params)
   images = np.asarray(ev_jax.images)
-  base = torch_rwe.TorchRWE(ev_jax.config, params0, images, fit.y, ev.y, ev_jax.ridges)
+  base = torch_rwe.TorchRWE(ev_jax.config, params0, images, fit.y, ev.y, probe_cfg.ridges)
   threads = cfg["threads"] or _fastest_torch_threads(base, torch_cands[:4])
   torch_rwe.torch.set_num_threads(threads)
   base.score_all(torch_cands[:2])  # warm-up

@@ -98,7 +98,7 @@ def run(cfg: dict, workdir: str) -> dict:
 
 def _run_locked(cfg: dict, workdir: str, space, bench, cands, evaluator) -> dict:
   t = time.perf_counter()
-  evaluator.score_all(cands[:evaluator.batch_size])  # compile outside the timing
+  evaluator.score_all(cands[:evaluator.settings.candidates_per_call])  # compile outside the timing
   compile_s = time.perf_counter() - t
   t = time.perf_counter()
   out = evaluator.score_all(cands)

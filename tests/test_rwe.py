@@ -336,7 +336,7 @@ def test_evaluator_batched_equals_loop(evaluator):
   for b in range(5):
     f, g = cs.single_forward(p0, evaluator.images, CHOSEN[b], evaluator.config)
     ref = probe.ridge_probe(f[:n_fit], evaluator.fit_y, f[n_fit:], evaluator.eval_y,
-                            num_classes=10, ridges=evaluator.ridges)
+                            num_classes=10, ridges=evaluator.settings.ridges)
     np.testing.assert_allclose(out["probe_accuracy_per_ridge"][b], ref["accuracy"], atol=1e-6)
     assert out["probe_accuracy"][b] == pytest.approx(float(np.mean(ref["accuracy"])))
     assert out["naswot"][b] == pytest.approx(float(probe.naswot_score(g)), rel=1e-5)
@@ -392,7 +392,7 @@ def test_evaluator_defaults_are_the_measured_best_probe():
   # A config's fields reach the network and the probe.
   fit = images_lib.synthetic_images(jax.random.key(0), 4, size=8)
   ev = _probe(fit, fit, channels=2, weight_seeds=1, ridges=(0.5,), naswot_images=0)
-  assert (ev.config.channels, ev.weight_seeds, ev.ridges) == (2, 1, (0.5,))
+  assert (ev.config.channels, ev.settings.weight_seeds, ev.settings.ridges) == (2, 1, (0.5,))
   # Presets are configs; an unknown preset or field is one clear error.
   assert rwe_config.preset("speed", channels=4).channels == 4
   with pytest.raises(errors.ConfigError, match="preset"):
@@ -418,7 +418,7 @@ def test_weight_seeds_concatenate_features_or_average_scores(combine):
     draws = [cs.single_forward(jax.tree.map(lambda a, s=s: a[s], two.params), two.images,
                                CHOSEN[b], two.config)[0] for s in range(2)]
     fit_probe = lambda f: probe.ridge_probe(f[:n_fit], two.fit_y, f[n_fit:], two.eval_y,
-                                            num_classes=10, ridges=two.ridges)
+                                            num_classes=10, ridges=two.settings.ridges)
     if combine == "concat":
       want = fit_probe(jnp.concatenate(draws, axis=-1))["loo_mse"]
     else:

@@ -103,16 +103,8 @@ class RandomWeightEvaluator:
           f"fit images {fit_images.x.shape[1:]} and eval images {eval_images.x.shape[1:]} "
           "differ in shape")
     self.space = space
-    self.rwe_config = config
-    self.config = rwn.SupernetConfig.for_space(space, **config.network_fields())
-    self.batch_size = config.candidates_per_call
-    self.weight_seeds = config.weight_seeds
-    self.combine_seeds = config.combine_seeds
-    self.ridges = config.ridges
-    self.ridge_reduce = config.ridge_reduce
-    self.score_by = config.score_by
-    self.share_first_cell = config.share_first_cell
-    self.small_request_buckets = config.small_request_buckets
+    self.settings = config  # every probe setting; read, never copied
+    self.config = rwn.SupernetConfig.for_space(space, **config.network_fields())  # the network
     self.parallel_candidates = config.parallel_candidates or self._auto_parallel()
     self.num_classes = num_classes
     self.num_fit = len(fit_images)
@@ -121,7 +113,7 @@ class RandomWeightEvaluator:
     self.images = jnp.asarray(images_lib.normalize(x) if x.dtype == np.uint8 else x, jnp.float32)
     self.fit_y = jnp.asarray(fit_images.y, jnp.int32)
     self.eval_y = jnp.asarray(eval_images.y, jnp.int32)
-    keys = jax.random.split(jax.random.key(config.seed), self.weight_seeds)
+    keys = jax.random.split(jax.random.key(config.seed), config.weight_seeds)
     self.params = jax.vmap(lambda k: rwn.init_params(self.config, k))(keys)
     self.num_traces = 0  # how often the jitted step was traced (= compiled)
     # On CPU, convolutions go to XLA's Eigen path (faster here, see xla_cpu).
@@ -135,7 +127,7 @@ class RandomWeightEvaluator:
       return 1
     n, h, w, _ = self.images.shape
     per_candidate = 16 * n * h * w * self.config.channels * 4
-    return int(max(1, min(self.batch_size, budget_bytes // per_candidate)))
+    return int(max(1, min(self.settings.candidates_per_call, budget_bytes // per_candidate)))
 
   # ----------------------------------------------------------- jitted core
   def _step_impl(self, params, images, fit_y, eval_y, encodings):
@@ -145,17 +137,18 @@ class RandomWeightEvaluator:
 
     def forward(p):  # one draw: features [B, N, d], NASWOT [B]
       feats, gram = rwn.batch_forward(p, images, encodings, config,
-                                                share_first_cell=self.share_first_cell,
+                                                share_first_cell=self.settings.share_first_cell,
                                                 parallel_candidates=self.parallel_candidates)
       nw = (jax.vmap(probe.naswot_score)(gram) if config.naswot_images
             else jnp.zeros(encodings.shape[0], jnp.float32))
       return feats, nw
 
     feats, nw = jax.lax.map(forward, params)  # [S, B, N, d], [S, B]
-    if self.combine_seeds == "concat":  # one probe on [B, N, S * d]
+    if self.settings.combine_seeds == "concat":  # one probe on [B, N, S * d]
       s, b, n, d = feats.shape
       feats = jnp.moveaxis(feats, 0, 2).reshape(1, b, n, s * d)
-    fit = functools.partial(probe.ridge_probe, num_classes=self.num_classes, ridges=self.ridges)
+    fit = functools.partial(probe.ridge_probe, num_classes=self.num_classes,
+                            ridges=self.settings.ridges)
     per_candidate = jax.vmap(lambda f: fit(f[:n_fit], fit_y, f[n_fit:], eval_y))
     return jax.lax.map(per_candidate, feats), nw  # each [S or 1, B, ...]
 
@@ -164,7 +157,7 @@ class RandomWeightEvaluator:
     enc = self._check(encodings)
     p = jax.tree.map(lambda a: a[seed_index], self.params)
     feats, _ = rwn.batch_forward(p, self.images, jnp.asarray(enc), self.config,
-                                           share_first_cell=self.share_first_cell)
+                                           share_first_cell=self.settings.share_first_cell)
     return np.asarray(feats)
 
   # ----------------------------------------------------------- public API
@@ -198,8 +191,8 @@ class RandomWeightEvaluator:
     enc = self._check(encodings)
     n = enc.shape[0]
     probes, nws = [], []
-    size = self.batch_size
-    if self.small_request_buckets and 0 < n < size:
+    size = self.settings.candidates_per_call
+    if self.settings.small_request_buckets and 0 < n < size:
       size = min(size, 1 << (n - 1).bit_length())  # next power of two
     for lo in range(0, n, size):
       chunk = enc[lo:lo + size]
@@ -213,7 +206,7 @@ class RandomWeightEvaluator:
       logging.log_every_n_seconds(logging.INFO, "random-weight probe: %d / %d candidates scored",
                                   60, lo + m, n)
     if n == 0:
-      r = len(self.ridges)
+      r = len(self.settings.ridges)
       return {"score": np.zeros(0), "probe_accuracy": np.zeros(0), "probe_accuracy_per_ridge": np.zeros((0, r)),
               "probe_mse": np.zeros(0), "probe_mse_per_ridge": np.zeros((0, r)),
               "loo_accuracy_per_ridge": np.zeros((0, r)), "loo_mse_per_ridge": np.zeros((0, r)),
@@ -223,7 +216,9 @@ class RandomWeightEvaluator:
       return np.concatenate([p[key] for p in probes], axis=1).astype(np.float64).mean(axis=0)
 
     def reduce(per_ridge):  # [N, R] -> [N]
-      return per_ridge.mean(axis=1) if self.ridge_reduce == "mean" else per_ridge.max(axis=1)
+      if self.settings.ridge_reduce == "mean":
+        return per_ridge.mean(axis=1)
+      return per_ridge.max(axis=1)
 
     acc, mse = joined("accuracy"), joined("mse")
     out = {"probe_accuracy": reduce(acc), "probe_accuracy_per_ridge": acc,
@@ -231,7 +226,7 @@ class RandomWeightEvaluator:
            "loo_accuracy_per_ridge": joined("loo_accuracy"),
            "loo_mse_per_ridge": joined("loo_mse"),
            "naswot": np.concatenate(nws, axis=1).astype(np.float64).mean(axis=0)}
-    out["score"] = reduce(per_ridge_scores(out)[self.score_by])
+    out["score"] = reduce(per_ridge_scores(out)[self.settings.score_by])
     return out
 
   def score(self, encodings: base.Encodings) -> np.ndarray:
@@ -245,4 +240,4 @@ class RandomWeightEvaluator:
     """FLOPs ``[N]`` a directly built network spends on the evaluator's images."""
     h, w = self.images.shape[1:3]
     return cell_costs.network_flops(self.config, self._check(encodings), h, w,
-                                       int(self.images.shape[0])) * self.weight_seeds
+                                       int(self.images.shape[0])) * self.settings.weight_seeds
