@@ -8,8 +8,8 @@ r"""Score every architecture of a space or benchmark with a trained ranker, stre
 Candidates are generated in fixed-size chunks (the whole space when it is
 enumerable and --num_candidates is unset, else seeded samples), encoded
 vectorised, scored by the ranker ensemble in one jitted call per chunk and
-merged into a running top-k. Writes top_k.csv (arch, score, std) and
-throughput.json. A killed run resumes from its last saved chunk.
+merged into a running top-k. Writes config.json (the settings), top_k.csv
+(arch, score, std) and throughput.json. A killed run resumes from its last saved chunk.
 """
 
 import os
@@ -131,6 +131,12 @@ def main(argv):
             end="", flush=True)
 
   with io_utils.claim_workdir(FLAGS.workdir):
+    # The settings of this workdir's top-k, readable; a rerun with others is refused
+    # before anything is written.
+    io_utils.claim_config_json(FLAGS.workdir, fingerprint, {
+        "ranker": ranker_dir, "source": {k: v for k, v in source.items() if k != "encodings"},
+        "chunk_size": cs, "top_k": FLAGS.top_k},
+        run_files=("stream_state.npz", "top_k.csv", "throughput.json"), kind="scoring run")
     state_path = os.path.join(FLAGS.workdir, "stream_state.npz")
     resume = streaming.load_top_k(state_path, fingerprint=fingerprint)
     start = 0 if resume is None else resume.next_chunk

@@ -186,7 +186,8 @@ def claim_workdir(workdir: str | os.PathLike):
 
 
 def claim_config_json(workdir: str, fingerprint: str, record: dict, *,
-                      run_files: Sequence[str] = ("checkpoints", "results.json")) -> None:
+                      run_files: Sequence[str] = ("checkpoints", "results.json"),
+                      kind: str = "run") -> None:
   """Writes ``workdir/config.json`` unless the workdir holds a run with another fingerprint.
 
   Call it (under :func:`claim_workdir`) before writing anything else: a
@@ -198,6 +199,8 @@ def claim_config_json(workdir: str, fingerprint: str, record: dict, *,
     fingerprint: the run's :func:`fingerprint` (settings and data content).
     record: what ``config.json`` holds besides ``"fingerprint"``.
     run_files: names that mark a workdir as holding a run's outputs.
+    kind: what a run is called in the refusal ("scoring run": "holds another
+      scoring run with other settings ...").
 
   Raises:
     CheckpointError: the workdir holds another run, or a run's files without
@@ -212,7 +215,7 @@ def claim_config_json(workdir: str, fingerprint: str, record: dict, *,
       raise errors.CheckpointError(f"{path} cannot be read ({e}); use a fresh workdir") from None
     if old != fingerprint:
       raise errors.CheckpointError(
-          f"{workdir} holds a run with other settings or data (fingerprint {old} != "
+          f"{workdir} holds another {kind} with other settings or data (fingerprint {old} != "
           f"{fingerprint}); nothing there was changed: use a fresh workdir")
   elif any(os.path.exists(os.path.join(workdir, n)) for n in run_files):
     raise errors.CheckpointError(

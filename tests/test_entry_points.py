@@ -153,12 +153,16 @@ def test_search_refuses_a_workdir_of_other_settings(run_entry, search_table, tmp
     res = run_entry("search", *search_args(search_table, workdir, flag))
     assert_one_line_error(res, "other settings")
     assert snapshot(workdir) == before, flag
-  # More seeds with the same settings: new runs, the finished one reused.
-  res = run_entry("search", *search_args(search_table, workdir, "--seeds=2"))
+  # More seeds or strategies with the same settings: new runs, the finished one
+  # reused, config.json (what decides a run) unchanged.
+  res = run_entry("search", *search_args(search_table, workdir, "--seeds=2",
+                                         "--strategy=random,rea"))
   assert res.rc == 0, res.stderr[-3000:]
   assert (workdir / "runs" / "random_seed1.json").exists()
-  assert (workdir / "runs" / "random_seed0.json").read_bytes() == (
-      pathlib.Path(workdir) / "runs" / "random_seed0.json").read_bytes()
+  assert (workdir / "runs" / "rea_seed0.json").exists()
+  after = snapshot(workdir)
+  assert after["runs/random_seed0.json"] == before["runs/random_seed0.json"]
+  assert after["config.json"] == before["config.json"]
   # Corrupt files of an earlier run: one line, no traceback (case 8).
   (workdir / "runs" / "random_seed1.json").write_text("{not json")
   assert_one_line_error(run_entry("search", *search_args(search_table, workdir, "--seeds=2")),
@@ -181,6 +185,8 @@ def test_score_state_belongs_to_one_ranker_space_and_chunking(run_entry, trained
   assert res.rc == 0, res.stderr[-3000:]
   rows = (workdir / "top_k.csv").read_text().strip().splitlines()
   assert len(rows) == 1 + 5
+  config = json.loads((workdir / "config.json").read_text())
+  assert config["top_k"] == 5 and config["source"]["samples"] == 300 and config["fingerprint"]
   assert json.loads((workdir / "throughput.json").read_text())["num_scored"] == 300
   before = snapshot(workdir)
   for flag in ("--top_k=20", "--top_k=2", "--chunk_size=64", "--num_candidates=400", "--seed=1"):

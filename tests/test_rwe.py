@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import jitted
 from jaxnas import errors
 from jaxnas.data import images as images_lib
 from jaxnas.data import paths
@@ -115,8 +116,8 @@ def test_supernet_equals_single_network(net):
   cfg = cs.SupernetConfig(**TINY, **net)
   params = cs.init_params(cfg, jax.random.key(0))
   feats, gram = jax.jit(lambda p, im, e: cs.batch_forward(p, im, e, cfg))(params, x, CHOSEN)
-  for b, enc in enumerate(CHOSEN):
-    f1, g1 = cs.single_forward(params, x, enc, cfg)
+  singles = jitted(lambda p, im: [cs.single_forward(p, im, e, cfg) for e in CHOSEN], params, x)
+  for b, (f1, g1) in enumerate(singles):
     np.testing.assert_allclose(feats[b], f1, atol=2e-5, rtol=1e-4)
     np.testing.assert_allclose(gram[b], g1, rtol=1e-6)
   assert feats.shape == (len(CHOSEN), x.shape[0], cfg.feature_dim)
@@ -137,8 +138,9 @@ def test_vmapped_candidate_groups_equal_one_at_a_time(parallel, features):
   x, _ = _images(n=8)
   cfg = cs.SupernetConfig(**TINY, features=features)
   params = cs.init_params(cfg, jax.random.key(0))
-  one = cs.batch_forward(params, x, CHOSEN, cfg)
-  grouped = cs.batch_forward(params, x, CHOSEN, cfg, parallel_candidates=parallel)
+  one, grouped = jitted(lambda p, im: (
+      cs.batch_forward(p, im, CHOSEN, cfg),
+      cs.batch_forward(p, im, CHOSEN, cfg, parallel_candidates=parallel)), params, x)
   np.testing.assert_allclose(grouped[0], one[0], atol=2e-5, rtol=1e-4)
   np.testing.assert_allclose(grouped[1], one[1], rtol=1e-6)
 
@@ -167,12 +169,13 @@ def test_supernet_without_sharing_and_complete_dag(features):
   space = CompleteDAGSpace(5)
   cfg = cs.SupernetConfig.for_space(space, **TINY, features=features)
   params = cs.init_params(cfg, jax.random.key(1))
-  enc = space.sample(jax.random.key(2), 3)
+  enc = np.asarray(space.sample(jax.random.key(2), 3))
+  singles = jitted(lambda p, im: [cs.single_forward(p, im, e, cfg)[0] for e in enc], params, x)
   for share in (True, False):
-    feats, _ = cs.batch_forward(params, x, enc, cfg, share_first_cell=share)
+    feats, _ = jitted(lambda p, im, share=share: cs.batch_forward(
+        p, im, enc, cfg, share_first_cell=share), params, x)
     for b in range(3):
-      np.testing.assert_allclose(feats[b], cs.single_forward(params, x, enc[b], cfg)[0],
-                                 atol=2e-5, rtol=1e-4)
+      np.testing.assert_allclose(feats[b], singles[b], atol=2e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("share_edge_weights,rows", [(False, 27), (True, 13)])
@@ -194,7 +197,7 @@ def test_flax_module_wraps_the_same_params():
   cfg = cs.SupernetConfig(**TINY)
   model = cs.CellSupernet(cfg, rngs=nnx.Rngs(params=0))
   f, _ = model(x, CHOSEN[:2])
-  f1, _ = cs.single_forward(model.params(), x, CHOSEN[0], cfg)
+  f1, _ = jitted(lambda p, im: cs.single_forward(p, im, CHOSEN[0], cfg), model.params(), x)
   np.testing.assert_allclose(f[0], f1, atol=2e-5, rtol=1e-4)
 
 
@@ -414,9 +417,12 @@ def test_weight_seeds_concatenate_features_or_average_scores(combine):
   assert out["probe_accuracy"].shape == (3,) and np.all(out["naswot"] == 0)
   # The oracle: the probe on each draw's features, built one network at a time.
   n_fit = two.num_fit
+  singles = jitted(lambda ps, im: [[cs.single_forward(jax.tree.map(lambda a, s=s: a[s], ps), im,
+                                                      CHOSEN[b], two.config)[0]
+                                     for s in range(2)] for b in range(3)],
+                   two.params, two.images)
   for b in range(3):
-    draws = [cs.single_forward(jax.tree.map(lambda a, s=s: a[s], two.params), two.images,
-                               CHOSEN[b], two.config)[0] for s in range(2)]
+    draws = singles[b]
     fit_probe = lambda f: probe.ridge_probe(f[:n_fit], two.fit_y, f[n_fit:], two.eval_y,
                                             num_classes=10, ridges=two.settings.ridges)
     if combine == "concat":

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import jitted
 from jaxnas import checkpoint as checkpoint_lib
 from jaxnas import errors
 from jaxnas import models
@@ -57,15 +58,17 @@ def test_candidate_forward_equals_standalone_network():
   params = sn.init_params(cfg, jax.random.key(0))
   params["head"]["w"] = jax.random.normal(jax.random.key(3), params["head"]["w"].shape)
   x = jax.random.normal(jax.random.key(1), (6, 8, 8, 3))
-  mixed = sn.mixed_logits(params, x, jnp.asarray(CHOSEN), cfg)  # training path
-  switch = sn.switch_logits(params, x, jnp.asarray(CHOSEN), cfg)  # sweep path
-  for b, enc in enumerate(CHOSEN):
+  def paths(params, x):
     # A standalone network holding copies of only the candidate's own weights.
-    sub = sn.extract_subnet(params, enc, cfg)
-    own = sn.subnet_logits(sub, x, cfg)
-    np.testing.assert_allclose(mixed[b], own, atol=2e-5)
-    np.testing.assert_allclose(switch[b], own, atol=2e-5)
-    np.testing.assert_allclose(sn.standalone_logits(params, x, enc, cfg), own, atol=2e-5)
+    own = [sn.subnet_logits(sn.extract_subnet(params, enc, cfg), x, cfg) for enc in CHOSEN]
+    return (sn.mixed_logits(params, x, jnp.asarray(CHOSEN), cfg),  # training path
+            sn.switch_logits(params, x, jnp.asarray(CHOSEN), cfg),  # sweep path
+            [sn.standalone_logits(params, x, enc, cfg) for enc in CHOSEN], own)
+  mixed, switch, standalone, own = jitted(paths, params, x)
+  for b in range(len(CHOSEN)):
+    np.testing.assert_allclose(mixed[b], own[b], atol=2e-5)
+    np.testing.assert_allclose(switch[b], own[b], atol=2e-5)
+    np.testing.assert_allclose(standalone[b], own[b], atol=2e-5)
 
 
 def test_unchosen_ops_neither_matter_nor_train():
@@ -82,10 +85,10 @@ def test_unchosen_ops_neither_matter_nor_train():
     for kind in ("conv1", "conv3"):
       unused = np.asarray([kinds[o] != kind for o in ops])
       cp[kind] = cp[kind] + 5.0 * unused[:, None, None, None, None]
-  np.testing.assert_allclose(sn.mixed_logits(noisy, x, enc, cfg),
-                             sn.mixed_logits(params, x, enc, cfg), atol=1e-5)
-  grads = jax.grad(lambda p: sn.cross_entropy(
-      sn.mixed_logits(p, x, enc, cfg), jnp.zeros(6, jnp.int32)).mean())(params)
+  logits = jax.jit(lambda p: sn.mixed_logits(p, x, enc, cfg))
+  np.testing.assert_allclose(logits(noisy), logits(params), atol=1e-5)
+  grads = jitted(jax.grad(lambda p: sn.cross_entropy(
+      sn.mixed_logits(p, x, enc, cfg), jnp.zeros(6, jnp.int32)).mean()), params)
   for cp in grads["net"]["cells"]:
     for kind in ("conv1", "conv3"):
       for e, o in enumerate(ops):
@@ -140,13 +143,14 @@ def test_synflow_is_the_sum_of_theta_times_gradient():
   got = ev.score_all(CHOSEN[:4], proxies=("synflow",))["synflow"]
   absp = jax.tree.map(jnp.abs, (ev.params, ev.head))
   none = dataclasses.replace(cfg, batch_norm="none")
-  for b, enc in enumerate(CHOSEN[:4]):
-    def r(p, enc=enc):
-      return jnp.sum(sn.standalone_logits({"net": p[0], "head": {"w": p[1], "b": 0.0}},
-                                          jnp.ones((1, 8, 8, 3)), enc, none))
-    grads = jax.grad(r)(absp)
-    total = sum(jnp.sum(p * g) for p, g in zip(jax.tree.leaves(absp), jax.tree.leaves(grads)))
-    want = np.log(max(float(total), 1e-30))
+  def synaptic_flow(p, enc):
+    r = lambda q: jnp.sum(sn.standalone_logits({"net": q[0], "head": {"w": q[1], "b": 0.0}},
+                                               jnp.ones((1, 8, 8, 3)), enc, none))
+    grads = jax.grad(r)(p)
+    return sum(jnp.sum(a * g) for a, g in zip(jax.tree.leaves(p), jax.tree.leaves(grads)))
+  totals = jitted(lambda p: [synaptic_flow(p, enc) for enc in CHOSEN[:4]], absp)
+  for b in range(4):
+    want = np.log(max(float(totals[b]), 1e-30))
     np.testing.assert_allclose(got[b], want, rtol=1e-4, atol=1e-4)
   assert got[1] < got[0]  # the empty cell has no synaptic flow
 

@@ -134,9 +134,14 @@ class CompareConfig:
 _NOT_FINGERPRINTED = ("data_dir", "images_dir", "strategies", "seeds", "first_seed")
 
 
+def _fingerprinted(config: CompareConfig) -> dict:
+  """The settings that decide what a (strategy, seed) run computes."""
+  return {k: v for k, v in config.to_json().items() if k not in _NOT_FINGERPRINTED}
+
+
 def _fingerprint(config: CompareConfig, space, bench, table) -> str:
   """Everything a (strategy, seed) run depends on, data content included."""
-  d = {k: v for k, v in config.to_json().items() if k not in _NOT_FINGERPRINTED}
+  d = _fingerprinted(config)
   d["space"] = space.spec or space.name
   if bench is not None:
     d["data"] = io_utils.fingerprint({"encodings": np.asarray(bench.encodings),
@@ -182,7 +187,9 @@ def compare(config: CompareConfig, workdir: str, *,
     space = get_space(config.space)
   fingerprint = _fingerprint(config, space, bench, table)
   with io_utils.claim_workdir(workdir):
-    io_utils.claim_config_json(workdir, fingerprint, config.to_json(),
+    # Only what decides a run: more strategies or seeds later add runs and leave
+    # config.json as it is (results.json names the strategies and seeds of a call).
+    io_utils.claim_config_json(workdir, fingerprint, _fingerprinted(config),
                                run_files=("runs", "state"))
     return _Comparison(config, workdir, log, space, bench, table, fingerprint, extra).run()
 
