@@ -290,23 +290,28 @@ class RankerTrainer:
       out = jax.lax.map(lambda a: jax.vmap(member_step)(*a), grouped)
       return jax.tree.map(lambda x: x.reshape((m,) + x.shape[2:]), out)
 
-    def step(carry, _):
+    def step(carry, i):
       params, opt_state, key_data, active = carry
+      # Steps past num_steps (the last segment of a num_steps that is not a
+      # multiple of eval_every) keep the parameters: same program, no recompile.
+      live = active & (state.step + i < cfg.num_steps)
       keys = jax.random.wrap_key_data(key_data)
       split = jax.vmap(lambda k: jax.random.split(k))(keys)
       new_params, new_opt, loss = all_members_step(
           params, opt_state, split[:, 1], data.fit_rows, data.fit_mask, data.fit_labels,
           data.fit_tiers)
       keep = lambda new, old: jnp.where(
-          active.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+          live.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
       params = jax.tree.map(keep, new_params, params)
       opt_state = jax.tree.map(keep, new_opt, opt_state)
       return (params, opt_state, jax.random.key_data(split[:, 0]), active), loss
 
     active = (state.bad_checks < patience) if patience else jnp.ones_like(state.bad_checks, bool)
     (params, opt_state, key_data, _), loss_hist = jax.lax.scan(
-        step, (state.params, state.opt_state, state.key_data, active), None,
-        length=cfg.eval_every)
+        step, (state.params, state.opt_state, state.key_data, active), jnp.arange(cfg.eval_every))
+    counted = (state.step + jnp.arange(cfg.eval_every) < cfg.num_steps)[:, None]
+    mean_loss = jnp.sum(jnp.where(counted, loss_hist, 0.0), axis=0) / jnp.maximum(
+        jnp.sum(counted), 1)
     # Validation: Kendall tau on each member's held-out rows.
     val_scores = jax.vmap(lambda p, r: self._apply_rows(p, r)[0])(params, data.val_rows)
     has_val = jnp.any(data.val_mask, axis=1)
@@ -320,8 +325,8 @@ class RankerTrainer:
     bad = jnp.where(improved, 0, state.bad_checks + active.astype(jnp.int32))
     new_state = TrainState(params=params, opt_state=opt_state, best_params=best_params,
                            best_val=best_val, bad_checks=bad, key_data=key_data,
-                           step=state.step + cfg.eval_every)
-    return new_state, {"loss": jnp.mean(loss_hist, axis=0), "val_tau": val_tau}
+                           step=jnp.minimum(state.step + cfg.eval_every, cfg.num_steps))
+    return new_state, {"loss": mean_loss, "val_tau": val_tau}
 
   def _score_rows_impl(self, params, rows):
     """Scores ``[M, n]`` of pool rows ``[n]`` (n a multiple of score_chunk)."""

@@ -1,5 +1,6 @@
 """Vmapped multi-member training: one compile, determinism, resume, early stopping."""
 
+import dataclasses
 import shutil
 
 import jax
@@ -135,3 +136,19 @@ def test_member_data_rejects_nan_labels_and_bad_config():
     train.TrainConfig(learning_rate=float("nan"))
   # Very short runs still get a valid warm-up + cosine schedule.
   train.RankerTrainer(SPACE, POOL[:8], MODEL, train.TrainConfig(num_steps=1, batch_size=4))
+
+
+def test_num_steps_not_a_multiple_of_eval_every_stops_at_num_steps():
+  data = _data(seeds=(0,), sizes=(60,))
+  cfg = dataclasses.replace(CONFIG, num_steps=50)  # segments of 20: 20, 40, then 10 of 20
+  uneven = train.RankerTrainer(SPACE, POOL, MODEL, cfg, score_chunk=256)
+  steps = []
+  state = uneven.train(data, uneven.init_state([0]), on_segment=lambda r: steps.append(r["step"]))
+  assert steps == [20, 40, 50] and int(state.step) == 50
+  assert uneven.trace_count == 1  # the short last segment is the same program
+  # The same 50 updates as segments of 10 (which end exactly at 50).
+  even = train.RankerTrainer(SPACE, POOL, MODEL, dataclasses.replace(cfg, eval_every=10),
+                             score_chunk=256)
+  want = even.train(data, even.init_state([0]))
+  for x, y in zip(jax.tree.leaves(state.params), jax.tree.leaves(want.params)):
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
