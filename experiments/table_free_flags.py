@@ -45,8 +45,17 @@ flags.DEFINE_integer("final_top_k", _D.final_top_k,
 flags.DEFINE_integer("final_seeds", _D.final_seeds, "Seeds of every final retraining.")
 
 
-def table_free_config(cfg: dict):
-  """The :class:`TableFreeConfig` of the search flags (``cfg``) and the flags above."""
+# The flags of the two training budgets (search candidates, final retraining) and
+# their images, shared with experiments.nsga --evaluator=train.
+TRAINING_FLAGS = ("images", "test_fraction", "val_images", "train_epochs", "train_channels",
+                  "train_image_size", "train_fraction", "train_cells_per_stage",
+                  "train_batch_size", "group_size", "final_epochs", "final_channels",
+                  "final_image_size", "final_train_fraction", "final_cells_per_stage",
+                  "final_batch_size", "final_seeds")
+
+
+def training_configs():
+  """``(search, final)`` :class:`TrainingConfig` of the budget flags above."""
   search = gt.TrainingConfig(
       epochs=FLAGS.train_epochs, channels=FLAGS.train_channels,
       image_size=FLAGS.train_image_size, train_fraction=FLAGS.train_fraction,
@@ -57,6 +66,12 @@ def table_free_config(cfg: dict):
       image_size=FLAGS.final_image_size, train_fraction=FLAGS.final_train_fraction,
       cells_per_stage=FLAGS.final_cells_per_stage, batch_size=FLAGS.final_batch_size,
       group_size=FLAGS.group_size)
+  return search, final
+
+
+def table_free_config(cfg: dict):
+  """The :class:`TableFreeConfig` of the search flags (``cfg``) and the flags above."""
+  search, final = training_configs()
   if not cfg["space"]:
     raise errors.ConfigError("--evaluator=train needs --space (e.g. complete_dag:5)")
   return table_free.TableFreeConfig(

@@ -54,23 +54,27 @@ def lines(path: str, series: Mapping[str, tuple[Sequence[float], Sequence[float]
 
 
 def pareto(path: str, all_points: np.ndarray, true_front: np.ndarray, found: np.ndarray, *,
-           xlabel: str, ylabel: str, found_label: str = "found front (true accuracy)") -> None:
+           xlabel: str, ylabel: str, found_label: str = "found front (true accuracy)",
+           all_label: str = "architectures", front_label: str = "true front") -> None:
   """Two-objective fronts: every architecture, the true front and a found one.
 
   Args:
     all_points: ``[N, 2]`` (quality, cost) of every architecture (grey dots).
     true_front: ``[F, 2]`` the non-dominated ones (quality up, cost down).
     found: ``[K, 2]`` a search's front, at true quality.
+    all_label, front_label, found_label: legend entries (``all_label`` after
+      the count ``N``).
   """
   fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
   ax.scatter(all_points[:, 1], all_points[:, 0], s=2, c="0.8",
-             label=f"all {len(all_points)} architectures")
+             label=f"{len(all_points)} {all_label}")
   tf = true_front[np.argsort(true_front[:, 1])]
-  ax.step(tf[:, 1], tf[:, 0], where="post", c="k", lw=1, label="true front")
+  ax.step(tf[:, 1], tf[:, 0], where="post", c="k", lw=1, label=front_label)
   ax.scatter(found[:, 1], found[:, 0], s=14, c="C3", label=found_label)
   ax.set_xlabel(xlabel)
   ax.set_ylabel(ylabel)
-  ax.set_ylim(max(0, np.percentile(all_points[:, 0], 5) - 5), all_points[:, 0].max() + 1)
+  low = min(np.percentile(all_points[:, 0], 5), found[:, 0].min() if len(found) else np.inf)
+  ax.set_ylim(max(0, low - 5), max(all_points[:, 0].max(), found[:, 0].max(initial=0)) + 1)
   ax.legend(loc="lower right", fontsize=8)
   fig.tight_layout()
   fig.savefig(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import itertools
 
 import jax
@@ -12,9 +14,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from jaxnas import errors
+from jaxnas.data import images as images_lib
 from jaxnas.data import paths
+from jaxnas.evaluate import group_training as gt
 from jaxnas.evaluate import rwe_config
+from jaxnas.search import multi_objective
 from jaxnas.search import nsga
+from jaxnas.search import table_free
+from jaxnas.spaces import registry
 from jaxnas.spaces import NB201Space
 
 SPACE = NB201Space()
@@ -136,18 +143,63 @@ def test_run_nsga2_resolves_unbounded_reference_from_generation_0():
 def test_nsga_experiment_end_to_end(tmp_path):
   if paths.images_dir(required=False) is None or paths.data_dir(required=False) is None:
     pytest.skip("needs the shared CIFAR-10 images and the NB201 table")
-  from experiments import nsga as nsga_exp  # pylint: disable=import-outside-toplevel
   probe = rwe_config.RWEConfig(channels=2, num_stages=2, image_size=8, num_fit_images=20,
                                num_eval_images=10, weight_seeds=1, candidates_per_call=8,
                                naswot_images=0, ridges=(1.0,))
-  cfg = dict(space="nb201", objectives=["rwe", "params"], generations=2, population=8,
-             max_evaluations=16, seed=0, probe=probe.to_json(), images_dir=None, data_dir=None,
-             target="cifar10_test")
-  res = nsga_exp.run(cfg, str(tmp_path))
+  cfg = multi_objective.NSGAConfig(space="nb201", cost="params", generations=2, population=8,
+                                   max_evaluations=16, seed=0, probe=probe)
+  res = multi_objective.run(cfg, str(tmp_path), log=lambda m: None)
   assert res["evaluations"] == 16
   assert 0 < res["hypervolume_ratio"] <= 1
   # The probe's -MSE is negative: the search's own hypervolume needs a reference
   # below it (was 0 with a fixed reference of 0).
   assert res["search_reference_point"][0] < 0 < res["search_hypervolume_final"]
-  for name in ("pareto.csv", "hypervolume.csv", "pareto.png", "results.json"):
+  for name in ("pareto.csv", "hypervolume.csv", "pareto.png", "results.json", "config.json"):
     assert (tmp_path / name).exists()
+  # Another setting on the finished workdir: refused, nothing changed (config.json
+  # used to be rewritten before the run).
+  before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+  with pytest.raises(errors.CheckpointError, match="other settings"):
+    multi_objective.run(dataclasses.replace(cfg, population=6), str(tmp_path),
+                        log=lambda m: None)
+  assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+TRAIN = gt.TrainingConfig(epochs=1, channels=3, image_size=8, num_stages=2, batch_size=16,
+                          eval_batch=64, group_size=4, learning_rate=0.05)
+
+
+def test_nsga_with_trained_candidates_retrains_its_front_and_resumes(tmp_path, monkeypatch):
+  train = images_lib.synthetic_images(jax.random.key(0), 80, size=8)
+  test = images_lib.synthetic_images(jax.random.key(1), 32, size=8)
+  cfg = multi_objective.NSGAConfig(
+      space="complete_dag:4", evaluator="train", cost="flops", generations=2, population=4,
+      max_evaluations=8, training=TRAIN, val_images=24, final_training=TRAIN, final_archs=2,
+      final_seeds=1)
+  run = lambda: multi_objective.run(cfg, str(tmp_path), log=lambda m: None, train_images=train,
+                                    test_images=test)
+  res = run()
+  assert res["evaluations"] == 8 and res["candidate_train_seconds"] > 0
+  final = res["final"]
+  assert 1 <= len(final["retrained_archs"]) <= 2
+  with open(tmp_path / "pareto.csv", newline="", encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == res["front_size"]
+  # The retrained members are front members; their test accuracy is an independent
+  # retraining's (same budget, seed 0, all training images, the test images).
+  space = registry.get_space(cfg.space)
+  splits = table_free.split_images(cfg, train=train, test=test)
+  trainer = gt.GroupTrainer(space, dataclasses.replace(TRAIN, seed=0),
+                            gt.prepare_data(splits.final_train, splits.test, TRAIN))
+  arch = final["retrained_archs"][0]
+  assert arch in {r["arch"] for r in rows}
+  alone = trainer.train_group(space.parse(arch)[None])
+  assert final["final_test_accuracy_mean"][0] == pytest.approx(float(alone["accuracy"][0]),
+                                                               abs=1e-6)
+  assert (tmp_path / "pareto.png").stat().st_size > 0
+  # A rerun trains nothing again (every group's result is on disk) and gives the same front.
+  monkeypatch.setattr(gt.GroupTrainer, "train_group",
+                      lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+  (tmp_path / "results.json").unlink()  # as if killed before the end
+  again = run()
+  assert again["final"]["final_test_accuracy_mean"] == final["final_test_accuracy_mean"]

@@ -172,9 +172,13 @@ class Splits:
   description: dict
 
 
-def split_images(config: TableFreeConfig, *, train: images_lib.ImageSet | None = None,
+def split_images(config, *, train: images_lib.ImageSet | None = None,
                  test: images_lib.ImageSet | None = None) -> Splits:
   """Splits the images into disjoint search-train / search-val / test sets.
+
+  ``config`` is a :class:`TableFreeConfig` or any config with its fields
+  ``images``, ``images_dir``, ``test_fraction`` and ``val_images`` (the
+  multi-objective search's).
 
   ``train``/``test`` (tests) replace the files; otherwise a user ``.npz``
   is split by ``test_fraction``, or CIFAR-10's train/test files are used.
@@ -299,12 +303,17 @@ def fingerprint(config: TableFreeConfig, splits: Splits, *, search_only: bool = 
   """
   skip = _NOT_FINGERPRINTED + (_FINAL_SETTINGS if search_only else ())
   d = {k: v for k, v in config.to_json().items() if k not in skip}
+  d["images"] = image_fingerprint(splits)
+  return io_utils.fingerprint(d)
+
+
+def image_fingerprint(splits: Splits) -> str:
+  """Hash of the content of the search-train, search-val and test images."""
   h = hashlib.sha256()
   for s in (splits.search_train, splits.search_val, splits.test):
     h.update(np.ascontiguousarray(s.x).tobytes())
     h.update(np.ascontiguousarray(s.y).tobytes())
-  d["images"] = h.hexdigest()[:16]
-  return io_utils.fingerprint(d)
+  return h.hexdigest()[:16]
 
 
 class _Context:
@@ -322,7 +331,6 @@ class _Context:
     self._weak: np.ndarray | None = None
     self.weak_seconds = 0.0
     self.weak_fingerprint = None
-    self.final_costs: dict[str, list] = {}  # params / FLOPs of the retrained archs
 
   def trainer(self, group_size: int) -> gt.GroupTrainer:
     """The search trainer for groups of ``group_size`` (one compile per size)."""
@@ -426,37 +434,55 @@ def top_archs(rec: Mapping, k: int) -> list[tuple[str, float]]:
   return [(traj[i][1], float(traj[i][2])) for i in order[:k]]
 
 
-def _retrain(ctx: _Context, archs: list[str], stop_after_groups: int | None
-             ) -> dict[tuple[str, int], dict] | None:
-  """Test accuracy of every arch retrained with every final seed: ``{(arch, seed): {...}}``."""
-  cfg = ctx.config
-  enc = np.stack([ctx.space.parse(a) for a in archs]).astype(np.int32)
-  out, trained = {}, 0
-  for fseed in range(cfg.final_seeds):
-    fcfg = dataclasses.replace(cfg.final_training, seed=fseed)
-    data = gt.prepare_data(ctx.splits.final_train, ctx.splits.test, fcfg)
-    trainer = group_trainer(ctx.space, fcfg, data)
+def retrain(space, archs: list[str], final_training: gt.TrainingConfig, final_seeds: int,
+            splits: Splits, folder: pathlib.Path, *, log: Callable[[str], None] = print,
+            stop_after_groups: int | None = None) -> tuple[dict, dict] | None:
+  """Retrains ``archs`` on ``final_train`` with every final seed, scores them on ``test``.
+
+  Groups are content-addressed under ``folder/groups`` (group + trainer
+  fingerprint), so a rerun trains nothing that finished.
+
+  Args:
+    space: the cell space of ``archs``.
+    archs: architecture strings.
+    final_training: the retraining budget (its ``seed`` replaced by each final seed).
+    final_seeds: seeds ``0 .. final_seeds - 1``.
+    splits: the run's images (``final_train`` trains, ``test`` scores).
+    folder: where the groups checkpoint and keep results.
+    log: progress lines.
+    stop_after_groups: stop after this many fresh groups (tests of resume).
+
+  Returns:
+    ``({(arch, seed): {"test_accuracy", "train_seconds"}}, {"params": [A],
+    "flops": [A]})``, or None when stopped early.
+  """
+  enc = np.stack([space.parse(a) for a in archs]).astype(np.int32)
+  out, costs, trained = {}, {}, 0
+  for fseed in range(final_seeds):
+    fcfg = dataclasses.replace(final_training, seed=fseed)
+    data = gt.prepare_data(splits.final_train, splits.test, fcfg)
+    trainer = group_trainer(space, fcfg, data)
     g = fcfg.group_size
     for lo in range(0, enc.shape[0], g):
       group = enc[lo:lo + g]
       digest = hashlib.sha256(group.tobytes() + trainer.fingerprint.encode()).hexdigest()[:16]
-      group_dir = ctx.workdir / "final" / "groups" / digest
+      group_dir = folder / "groups" / digest
       fresh = not (group_dir / "result.json").is_file()
       if fresh and stop_after_groups is not None and trained >= stop_after_groups:
         return None
-      ctx.log(f"final retraining, seed {fseed}: archs {lo + 1}-{lo + group.shape[0]} of "
-              f"{enc.shape[0]}" + ("" if fresh else " (done earlier)"))
+      log(f"final retraining, seed {fseed}: archs {lo + 1}-{lo + group.shape[0]} of "
+          f"{enc.shape[0]}" + ("" if fresh else " (done earlier)"))
       res = training_evaluator.run_group(trainer, group, group_dir)
       trained += fresh
       for i, a in enumerate(archs[lo:lo + g]):
         out[(a, fseed)] = {"test_accuracy": float(res["accuracy"][i]),
                            "train_seconds": float(res["seconds"]) / group.shape[0]}
     if fseed == 0:
-      ctx.final_costs = {
+      costs = {
           "params": cell_costs.parameter_count(trainer.body, enc, data.num_classes).tolist(),
           "flops": cell_costs.network_flops(trainer.body, enc, fcfg.image_size, fcfg.image_size,
-                                     1).tolist()}
-  return out
+                                            1).tolist()}
+  return out, costs
 
 
 def _std(x) -> float:
@@ -518,11 +544,13 @@ def _run_locked(ctx: _Context, search_fp: str, stop_after_batches, stop_after_fi
           for name, recs in runs.items() for rec in recs}
   archs = sorted({a for t in tops.values() for a, _ in t})
   t0 = time.time()
-  final = _retrain(ctx, archs, stop_after_final_groups)
-  if final is None:
+  retrained = retrain(ctx.space, archs, cfg.final_training, cfg.final_seeds, ctx.splits,
+                      ctx.workdir / "final", log=ctx.log,
+                      stop_after_groups=stop_after_final_groups)
+  if retrained is None:
     return None
-  costs = {a: (ctx.final_costs["params"][i], ctx.final_costs["flops"][i])
-           for i, a in enumerate(archs)}
+  final, final_costs = retrained
+  costs = {a: (final_costs["params"][i], final_costs["flops"][i]) for i, a in enumerate(archs)}
   rows = [["strategy", "search_seed", "rank", "arch", "search_accuracy", "final_seed",
            "test_accuracy", "params", "flops", "train_seconds"]]
   strategies = {}
