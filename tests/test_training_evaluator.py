@@ -17,6 +17,7 @@ from jaxnas.evaluate import cell_costs
 from jaxnas.evaluate import candidate_table
 from jaxnas.evaluate import group_training as gt
 from jaxnas.evaluate import random_weight_network as rwn
+from jaxnas.evaluate import successive_halving
 from jaxnas.evaluate import trainable_network as tn
 from jaxnas.evaluate import training_evaluator
 from jaxnas.spaces import registry
@@ -282,3 +283,35 @@ def test_held_out_chunks_mix_classes_when_the_file_is_sorted_by_class():
   assert all(len(v) == 1 for v in per_label)
   assert np.all(np.diff([v[0] for v in per_label]) > 0)
   assert np.bincount(data.eval_y).tolist() == [40] * 10
+
+
+def test_successive_halving_continues_survivors_exactly_and_resumes(trainer, tmp_path,
+                                                                    monkeypatch):
+  enc = np.asarray([[3, 2, 1, 4, 0, 3], [1, 1, 2, 2, 3, 3], [4, 3, 2, 1, 0, 1],
+                    [3, 3, 3, 3, 3, 3], [2, 2, 2, 2, 2, 2]], np.int32)
+  cfg = successive_halving.HalvingConfig(rung_epochs=(1, 2), eta=2)
+  out = successive_halving.successive_halving(trainer, enc, cfg, folder=tmp_path / "sh")
+  # The oracle: every candidate trained alone for the whole budget.
+  full = [trainer.train_group(e[None])["curves"][0] for e in enc]
+  survivors = np.nonzero(out["epochs"] == 2)[0]
+  assert len(survivors) == 3 and out["epochs_total"] == 5 + 3
+  assert out["rungs"] == [{"epochs": 1, "candidates": 5}, {"epochs": 2, "candidates": 3}]
+  first = np.asarray([c[0] for c in full])
+  # The best three after one epoch continued (regrouped: 3 of 5 in groups of 3).
+  assert set(survivors) == set(np.argsort(-first, kind="stable")[:3])
+  for i in range(len(enc)):
+    np.testing.assert_allclose(out["curves"][i], full[i][:out["epochs"][i]], atol=1e-6)
+  # Replaying the rungs on the full-budget curves makes the same choices.
+  replayed = successive_halving.replay(np.stack(full), cfg)
+  np.testing.assert_array_equal(replayed["epochs"], out["epochs"])
+  np.testing.assert_allclose(replayed["accuracy"], out["accuracy"], atol=1e-6)
+  # A rerun reads every rung's groups from disk: nothing is trained again.
+  monkeypatch.setattr(gt.GroupTrainer, "train_epoch",
+                      lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+  again = successive_halving.successive_halving(trainer, enc, cfg, folder=tmp_path / "sh")
+  np.testing.assert_array_equal(again["accuracy"], out["accuracy"])
+  assert again["curves"] == out["curves"]
+  for bad in [dict(rung_epochs=(1, 3)), dict(rung_epochs=(2, 1, 2)), dict(eta=1)]:
+    with pytest.raises(errors.ConfigError):
+      successive_halving.successive_halving(
+          trainer, enc, dataclasses.replace(cfg, **bad))
