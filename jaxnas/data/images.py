@@ -194,6 +194,26 @@ def split_holdout(images: ImageSet, fraction: float, seed: int = 0) -> tuple[Ima
           ImageSet(images.x[order], images.y[order], images.source))
 
 
+def load_train_test(images: str = "", images_dir: str | os.PathLike | None = None, *,
+                    holdout_fraction: float = 0.2, seed: int = 0
+                    ) -> tuple[ImageSet, ImageSet, str]:
+  """``(train, test, origin)``: a user ``.npz`` split by a seeded class-balanced draw,
+  or CIFAR-10's ``train.npz`` / ``test.npz`` of ``images_dir``.
+
+  Args:
+    images: path of a user ``.npz`` (see :func:`load_npz`); "" = CIFAR-10.
+    images_dir: folder of ``cifar10/{train,test}.npz`` (None: the default).
+    holdout_fraction: share of a user ``.npz`` held out as ``test``.
+    seed: the hold-out draw's seed.
+  """
+  if images:
+    train, test = split_holdout(load_npz(images), holdout_fraction, seed)
+    return train, test, (f"{images} ({1 - holdout_fraction:.0%} train / "
+                         f"{holdout_fraction:.0%} held out, split seed {seed})")
+  train, test = load_cifar10_npz("train", images_dir), load_cifar10_npz("test", images_dir)
+  return train, test, f"CIFAR-10 train.npz / test.npz ({train.source})"
+
+
 def _decode_binary(data: bytes, path: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
   if len(data) % _RECORD_BYTES:
     raise errors.BenchmarkDataError(

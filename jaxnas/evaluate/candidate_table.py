@@ -118,12 +118,10 @@ def _candidates(space, config: CandidateTableConfig) -> np.ndarray:
 
 def load_images(config: CandidateTableConfig):
   """``(train, held_out)`` image sets: a user ``.npz`` split by seed, or the CIFAR-10 subset."""
-  if config.images:
-    return images_lib.split_holdout(images_lib.load_npz(config.images), config.holdout_fraction,
-                                    config.training.seed)
-  images_dir = config.images_dir or None
-  return (images_lib.load_cifar10_npz("train", images_dir),
-          images_lib.load_cifar10_npz("test", images_dir))
+  train, held_out, _ = images_lib.load_train_test(
+      config.images, config.images_dir or None, holdout_fraction=config.holdout_fraction,
+      seed=config.training.seed)
+  return train, held_out
 
 
 def _prepare_workdir(workdir: pathlib.Path, config: CandidateTableConfig) -> None:

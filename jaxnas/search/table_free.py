@@ -185,16 +185,9 @@ def split_images(config, *, train: images_lib.ImageSet | None = None,
   ``search_val`` is a class-balanced draw of ``val_images`` training images.
   """
   if train is None:
-    if config.images:
-      train, test = images_lib.split_holdout(images_lib.load_npz(config.images),
-                                             config.test_fraction, SPLIT_SEED)
-      origin = f"{config.images} ({1 - config.test_fraction:.0%} train / " \
-               f"{config.test_fraction:.0%} test, split seed {SPLIT_SEED})"
-    else:
-      images_dir = config.images_dir or None
-      train = images_lib.load_cifar10_npz("train", images_dir)
-      test = images_lib.load_cifar10_npz("test", images_dir)
-      origin = f"CIFAR-10 train.npz / test.npz ({train.source})"
+    train, test, origin = images_lib.load_train_test(
+        config.images, config.images_dir or None, holdout_fraction=config.test_fraction,
+        seed=SPLIT_SEED)
   else:
     origin = "given image sets"
   if test is None:
