@@ -7,7 +7,7 @@ under one of two quality objectives:
   linear probe on the features of an untrained network;
 * ``evaluator="train"``: held-out accuracy of the candidate trained from
   scratch by the training evaluator (its budget: ``training``), on a split of
-  the training images; the found front is then **retrained** at
+  the training images (in % in ``pareto.csv``); the found front is then **retrained** at
   ``final_training`` (up to ``final_archs`` members spread along the cost
   axis, ``final_seeds`` seeds each) and scored on test images the search never
   saw.
@@ -270,7 +270,10 @@ def _run_locked(config: NSGAConfig, space, bench, cost, splits, workdir: pathlib
   hv_rows = [[g, int(e), f"{h:.6f}"] for g, (e, h) in enumerate(zip(res.evaluations,
                                                                       res.hypervolume))]
   archs = space.format_many(res.front_encodings)
-  columns = {"arch": archs, quality_name: [f"{q:.6f}" for q in res.front_objectives[:, 0]],
+  # Trained accuracies in % (as in train_candidates' table.csv and the benchmarks).
+  scale_q = 100.0 if splits is not None else 1.0
+  columns = {"arch": archs,
+             quality_name: [f"{scale_q * q:.6f}" for q in res.front_objectives[:, 0]],
              config.cost: [f"{c:.6f}" for c in res.front_objectives[:, 1]]}
   found = None
   if bench is not None:
@@ -320,7 +323,7 @@ def _retrain_front(config: NSGAConfig, space, splits, archs: list[str], costs: n
                                         splits, workdir / "final", log=log)
   mean, std = {}, {}
   for a in picked:
-    acc = np.asarray([out[(a, s)]["test_accuracy"] for s in range(config.final_seeds)])
+    acc = 100 * np.asarray([out[(a, s)]["test_accuracy"] for s in range(config.final_seeds)])
     mean[a] = round(float(acc.mean()), 6)
     std[a] = round(float(acc.std(ddof=1)) if acc.size > 1 else 0.0, 6)
   summary = {"retrained_archs": picked, "final_test_accuracy_mean": [mean[a] for a in picked],
@@ -347,7 +350,7 @@ def _plot(config, workdir, res, found, true_pts, true_front, retrained, archs, l
     # accuracy) and the retrained members at test accuracy.
     pts = np.stack([100 * res.archive_objectives[:, 0], res.archive_objectives[:, 1]], axis=1)
     front = np.stack([100 * res.front_objectives[:, 0], res.front_objectives[:, 1]], axis=1)
-    final = np.asarray([[100 * retrained["mean"][a], retrained["costs"][a]]
+    final = np.asarray([[retrained["mean"][a], retrained["costs"][a]]
                         for a in retrained["mean"]])
     plots.pareto(str(workdir / "pareto.png"), pts, front, final, xlabel=config.cost,
                  ylabel="accuracy (%)", all_label="trained candidates (search accuracy)",

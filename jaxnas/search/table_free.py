@@ -452,7 +452,10 @@ def retrain(space, archs: list[str], final_training: gt.TrainingConfig, final_se
   enc = np.stack([space.parse(a) for a in archs]).astype(np.int32)
   out, costs, trained = {}, {}, 0
   for fseed in range(final_seeds):
-    fcfg = dataclasses.replace(final_training, seed=fseed)
+    # Fewer archs than a group: a smaller group (a group pads to its size by training
+    # copies of its first arch, which costs as much as real candidates).
+    fcfg = dataclasses.replace(final_training, seed=fseed,
+                               group_size=min(final_training.group_size, len(archs)))
     data = gt.prepare_data(splits.final_train, splits.test, fcfg)
     trainer = group_trainer(space, fcfg, data)
     g = fcfg.group_size
