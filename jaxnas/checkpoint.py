@@ -22,6 +22,8 @@ import orbax.checkpoint as ocp
 
 from jaxnas import errors
 
+__all__ = ["Checkpointer", "DAMAGED"]
+
 DAMAGED = "damaged"  # sub-folder of unusable steps, moved aside by restore_latest
 
 

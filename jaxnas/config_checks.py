@@ -18,6 +18,8 @@ import numbers
 
 from jaxnas import errors
 
+__all__ = ["check_field_types", "check_int", "check_seed", "MAX_SEED"]
+
 
 def _is_int(v) -> bool:
   return isinstance(v, numbers.Integral) and not isinstance(v, bool)

@@ -34,6 +34,10 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.data import paths
 
+__all__ = ["CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "downsample", "ImageSet",
+           "load_cifar10_binary", "load_cifar10_npz", "load_cifar10_python", "load_npz",
+           "load_train_test", "normalize", "random_crop_flip", "split_holdout", "synthetic_images"]
+
 # Standard CIFAR-10 training-set channel statistics (RGB, pixel values / 255).
 CIFAR10_MEAN = np.asarray([0.4914, 0.4822, 0.4465], np.float32)
 CIFAR10_STD = np.asarray([0.2470, 0.2435, 0.2616], np.float32)

@@ -19,6 +19,8 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
+__all__ = ["check_table", "shown", "TableReport"]
+
 _MAX_EXAMPLES = 5
 
 

@@ -44,6 +44,8 @@ from jaxnas.evaluate import training_evaluator
 from jaxnas.search import base as search_base
 from jaxnas.spaces import registry
 
+__all__ = ["CandidateTableConfig", "load_images", "TARGET", "train_candidates"]
+
 TARGET = "trained_accuracy"
 
 

@@ -51,6 +51,9 @@ from jaxnas.data import images as images_lib
 from jaxnas.evaluate import trainable_network as tn
 from jaxnas.spaces import cell as cell_lib
 
+__all__ = ["candidate_key", "EXECUTIONS", "GroupTrainer", "OPTIMIZERS", "prepare_data",
+           "TrainingConfig", "TrainingData"]
+
 EXECUTIONS = ("map_switch", "map_mixed", "vmap_mixed")
 OPTIMIZERS = ("sgd", "adamw")
 

@@ -23,6 +23,9 @@ import numpy as np
 
 from jaxnas.spaces import nb101 as nb101_space
 
+__all__ = ["CELLS_PER_STACK", "cost_features", "costs", "NUM_CLASSES", "NUM_STACKS", "RESOLUTION",
+           "STEM_CHANNELS", "vertex_channels"]
+
 STEM_CHANNELS = 128
 NUM_STACKS = 3
 CELLS_PER_STACK = 3

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
+__all__ = ["naswot_score", "ridge_probe"]
+
 def ridge_probe(fit_x: jax.Array, fit_y: jax.Array, eval_x: jax.Array, eval_y: jax.Array, *,
                 num_classes: int, ridges: Sequence[float]) -> dict[str, jax.Array]:
   """Held-out accuracy of ridge regression onto one-hot labels.

@@ -57,6 +57,11 @@ from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas.spaces import cell as cell_lib
 
+__all__ = ["apply_op", "avg_pool2", "avg_pool3", "batch_forward", "batch_norm", "BATCH_NORM_MODES",
+           "BN_EPS", "cell_nodes", "CellSupernet", "conv", "CONV_KINDS", "edge_index",
+           "FEATURE_MODES", "init_params", "KERNEL_INITS", "naswot_gram", "NB201_OPS", "OP_KINDS",
+           "pooled", "reduction_block", "relu_conv_bn", "single_forward", "stem", "SupernetConfig"]
+
 Params = dict  # pytree of float32 arrays, see init_params
 Affine = dict  # learned BN parameters {"scale": [C], "bias": [C]} (trained networks only)
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

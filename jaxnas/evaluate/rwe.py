@@ -48,6 +48,9 @@ from jaxnas.evaluate import xla_cpu
 from jaxnas.spaces import base
 from jaxnas.spaces import cell as cell_lib
 
+__all__ = ["per_ridge_scores", "RandomWeightEvaluator", "RIDGE_REDUCTIONS", "SCORE_KINDS",
+           "SEED_COMBINES"]
+
 # The settings and their choices live in rwe_config (one place); re-exported here.
 RIDGE_REDUCTIONS = rwe_config.RIDGE_REDUCTIONS
 SEED_COMBINES = rwe_config.SEED_COMBINES

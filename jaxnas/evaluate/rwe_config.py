@@ -31,6 +31,9 @@ from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas.evaluate import random_weight_network as rwn
 
+__all__ = ["CHOICES", "load_probe_images", "NETWORK_FIELDS", "preset", "PRESETS",
+           "RIDGE_REDUCTIONS", "RWEConfig", "SCORE_KINDS", "SEED_COMBINES"]
+
 RIDGE_REDUCTIONS = ("mean", "max")
 # How the features of several random-weight draws of a candidate meet the probe.
 SEED_COMBINES = ("concat", "mean")

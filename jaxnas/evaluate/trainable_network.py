@@ -39,6 +39,8 @@ from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import weight_sharing_supernet as supernet
 from jaxnas.spaces import cell as cell_lib
 
+__all__ = ["CellNetworkShape", "EDGE_MODES", "init_params", "logits"]
+
 Params = dict  # {"net": rwn params, "bn": learned BN parameters, "head": {"w", "b"}}
 EDGE_MODES = ("switch", "mixed")
 

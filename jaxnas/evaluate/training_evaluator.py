@@ -32,6 +32,8 @@ from jaxnas.evaluate import group_training as gt
 from jaxnas.search import base
 from jaxnas.search import evaluators
 
+__all__ = ["benchmark_executions", "run_group", "TrainingEvaluator"]
+
 
 def run_group(trainer: gt.GroupTrainer, encodings: np.ndarray,
               group_dir: str | pathlib.Path | None, *,

@@ -59,6 +59,11 @@ from jaxnas.spaces import base
 from jaxnas.spaces import cell as cell_lib
 from jaxnas.spaces import nb101 as nb101_space
 
+__all__ = ["CACHE_ENV_VAR", "cell_costs", "CELL_GROUPS", "combined", "compute", "default_path",
+           "fingerprint", "GROUP_COLUMNS", "LEGACY_KERNEL_INIT", "load_or_compute", "ORIENTATION",
+           "read", "standardize", "SUPERNET_SIGNALS", "WeakLabelConfig", "WeakLabels", "write",
+           "ZERO_COST_SIGNALS"]
+
 CACHE_ENV_VAR = "JAXNAS_CACHE_DIR"
 GROUP_COLUMNS = {
     "params": ("params",), "flops": ("flops",), "naswot": ("naswot",), "synflow": ("synflow",),

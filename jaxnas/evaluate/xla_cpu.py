@@ -21,6 +21,8 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 
+__all__ = ["EIGEN_CONV_OPTIONS", "eigen_conv_options"]
+
 # The YNNPACK fusions XLA:CPU's default compile of the step uses (dots and
 # reductions), without convolutions.
 EIGEN_CONV_OPTIONS = {

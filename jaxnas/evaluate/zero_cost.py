@@ -39,6 +39,8 @@ from jaxnas import errors
 from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import probe
 
+__all__ = ["naswot", "PROXIES", "saliency", "synflow", "ZeroCostConfig", "ZeroCostEvaluator"]
+
 PROXIES = ("naswot", "snip", "grad_norm", "synflow")
 
 

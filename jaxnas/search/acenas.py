@@ -37,6 +37,8 @@ from jaxnas.search import decisions
 from jaxnas.search import rounds
 from jaxnas.search import surrogate as surrogate_lib
 
+__all__ = ["AceNASSearch", "EXPLORATIONS", "params_weak_labels"]
+
 WeakLabels = np.ndarray | Callable[[np.ndarray], np.ndarray]
 EXPLORATIONS = ("neighbours", "top_region")
 

@@ -40,6 +40,8 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base as space_base
 
+__all__ = ["arch_key", "Evaluator", "Searcher"]
+
 
 def arch_key(encoding: np.ndarray) -> bytes:
   """A hashable identity of one encoding ``[D]`` (its int32 bytes)."""

@@ -25,6 +25,8 @@ import numpy as np
 from jaxnas.search import surrogate as surrogate_lib
 from jaxnas.spaces import base as space_base
 
+__all__ = ["decision_counts", "propose_neighbours", "tested_decisions", "top_tier"]
+
 
 def decision_counts(space: space_base.Space, encodings: np.ndarray) -> np.ndarray:
   """How often each (position, op) occurs in ``encodings`` ``[N, D]``: ``[D, C]``."""

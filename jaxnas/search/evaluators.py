@@ -28,6 +28,8 @@ from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.search import base
 from jaxnas.search import surrogate as surrogate_lib
 
+__all__ = ["BenchmarkEvaluator", "ProbeEvaluator", "RankerEvaluator"]
+
 
 class BenchmarkEvaluator(base.Evaluator):
   """Ground-truth lookups of ``metric``, counted as queries.

@@ -22,6 +22,8 @@ from jaxnas import errors
 from jaxnas.search import base
 from jaxnas.spaces import base as space_base
 
+__all__ = ["LocalSearch"]
+
 
 class LocalSearch(base.Searcher):
   """Best-improvement local search with random restarts.

@@ -38,6 +38,8 @@ from jaxnas import losses
 from jaxnas.search import rounds
 from jaxnas.search import surrogate as surrogate_lib
 
+__all__ = ["NARSearch"]
+
 
 class NARSearch(rounds.RoundSearcher):
   """Tier-statistics sampling + ranking (NAR).

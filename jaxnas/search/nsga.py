@@ -28,6 +28,9 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
+__all__ = ["crowding_distance", "dominance_matrix", "hypervolume_2d", "igd", "non_dominated_sort",
+           "NSGA2", "NSGAResult", "Objective", "pareto_mask", "run_nsga2", "uniform_crossover"]
+
 
 # --------------------------------------------------------------------------- sorting
 def _min_form(objectives: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:

@@ -19,6 +19,9 @@ import numpy as np
 
 from jaxnas import errors
 
+__all__ = ["aggregate", "best_so_far", "median_queries", "OPTIMUM_TOLERANCE", "queries_to_optimum",
+           "rank_in_table", "regret_at", "seed_outcome"]
+
 # Scores within this of the optimum count as the optimum (benchmark columns
 # are stored with ~1e-6 precision; ties are exact in the table).
 OPTIMUM_TOLERANCE = 1e-9

@@ -11,6 +11,8 @@ import numpy as np
 from jaxnas.search import base
 from jaxnas.spaces import base as space_base
 
+__all__ = ["RandomSearch"]
+
 
 class RandomSearch(base.Searcher):
   """Uniformly random architectures without repetition.

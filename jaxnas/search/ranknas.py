@@ -38,6 +38,8 @@ from jaxnas import errors
 from jaxnas.search import rounds
 from jaxnas.search import surrogate as surrogate_lib
 
+__all__ = ["choice_importance", "prune_choices", "RankNASSearch"]
+
 
 def choice_importance(space, pool: np.ndarray, scores: np.ndarray,
                       top_fraction: float) -> np.ndarray:

@@ -19,6 +19,8 @@ from jaxnas import errors
 from jaxnas.search import base
 from jaxnas.spaces import base as space_base
 
+__all__ = ["RegularizedEvolution"]
+
 
 class RegularizedEvolution(base.Searcher):
   """REA with aging.

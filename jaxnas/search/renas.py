@@ -37,6 +37,8 @@ from jaxnas.search import decisions
 from jaxnas.search import rounds
 from jaxnas.search import surrogate as surrogate_lib
 
+__all__ = ["ACQUISITIONS", "ReNASSearch"]
+
 ACQUISITIONS = ("ucb", "thompson")
 
 

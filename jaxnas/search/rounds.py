@@ -30,6 +30,8 @@ from jaxnas.search import base
 from jaxnas.search import surrogate as surrogate_lib
 from jaxnas.spaces import base as space_base
 
+__all__ = ["RoundSearcher"]
+
 
 class RoundSearcher(base.Searcher):
   """Base class of ranker-guided searches that plan in rounds.

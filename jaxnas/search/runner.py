@@ -31,6 +31,8 @@ from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.search import base
 
+__all__ = ["run_search", "SearchResult", "STATE_VERSION"]
+
 STATE_VERSION = 1
 
 

@@ -65,6 +65,10 @@ from jaxnas.search import surrogate as surrogate_lib
 from jaxnas.spaces import cell as cell_lib
 from jaxnas.spaces import registry as spaces_registry
 
+__all__ = ["fingerprint", "group_trainer", "image_fingerprint", "rea_settings", "retrain", "run",
+           "SearchEvaluator", "split_images", "SPLIT_SEED", "Splits", "STRATEGIES",
+           "TableFreeConfig", "top_archs", "WEAK_LABEL_STRATEGIES", "WeakPriorReNAS"]
+
 STRATEGIES = ("acenas", "renas", "rea", "random")
 WEAK_LABEL_STRATEGIES = ("acenas", "renas")
 SPLIT_SEED = 20_221  # fixes which images form each split, whatever the training seeds

@@ -28,6 +28,8 @@ from jaxnas import errors
 from jaxnas.spaces import base
 from jaxnas.spaces import graph_hash
 
+__all__ = ["CellSpace", "CompleteDAGSpace"]
+
 
 class CellSpace(base.Space):
   """Ops on the edges of an N-node DAG.

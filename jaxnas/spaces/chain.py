@@ -45,6 +45,9 @@ from jaxnas import errors
 from jaxnas.spaces import base
 from jaxnas.spaces import layer_spec as layer_spec_lib
 
+__all__ = ["ChainSpace", "DEFAULT_IN_CHANNELS", "DEFAULT_RESOLUTION", "DEFAULT_STRIDE",
+           "NODE_FEATURE_NAMES"]
+
 # Defaults of the declarative chain attributes (see the README's space table).
 DEFAULT_STRIDE = 1
 DEFAULT_IN_CHANNELS = 16

@@ -14,6 +14,8 @@ import hashlib
 
 import numpy as np
 
+__all__ = ["hash_module", "live_nodes", "reachability"]
+
 
 def hash_module(matrix: np.ndarray, labeling: list[int]) -> str:
   """nasbench's isomorphism-invariant fingerprint of a labelled DAG.

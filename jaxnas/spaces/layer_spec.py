@@ -19,6 +19,8 @@ import re
 
 from jaxnas import errors
 
+__all__ = ["IDENTITY_NAMES", "KINDS", "LayerSpec", "parse_choice", "WIDTH_KERNEL"]
+
 IDENTITY_NAMES = ("identity", "skip", "skip_connect", "id")
 KINDS = ("identity", "mbconv", "conv", "width", "other")
 

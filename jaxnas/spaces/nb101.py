@@ -48,6 +48,9 @@ from jaxnas import errors
 from jaxnas.spaces import base
 from jaxnas.spaces import graph_hash
 
+__all__ = ["INPUT", "MAX_EDGES", "NB101_OPS", "NB101Space", "NODE_VOCAB", "NUM_EDGE_POSITIONS",
+           "NUM_OP_POSITIONS", "NUM_VERTICES", "OP_ALIASES", "OUTPUT", "prune_spec", "spec_string"]
+
 INPUT = "input"
 OUTPUT = "output"
 # nasbench's config['available_ops']: a vertex's label in the hash is its index here.

@@ -33,6 +33,9 @@ from jaxnas import errors
 from jaxnas.spaces import base
 from jaxnas.spaces import cell
 
+__all__ = ["NASLIB_EDGE_TO_POSITION", "NASLIB_OPS", "NB201_OPS", "NB201Space", "NNI_KEYS",
+           "NNI_OPS"]
+
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
 # NASLib edge k is our position NASLIB_EDGE_TO_POSITION[k]. Ours: 10,20,21,30,31,32.

@@ -10,6 +10,8 @@ from jaxnas.spaces import cell
 from jaxnas.spaces import chain
 from jaxnas.spaces import nb201
 
+__all__ = ["get_space"]
+
 
 def _int(text: str, what: str, spec: str) -> int:
   try:
