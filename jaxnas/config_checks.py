@@ -18,7 +18,7 @@ import numbers
 
 from jaxnas import errors
 
-__all__ = ["check_field_types", "check_int", "check_seed", "MAX_SEED"]
+__all__ = ["MAX_SEED", "check_field_types", "check_int", "check_seed"]
 
 
 def _is_int(v) -> bool:

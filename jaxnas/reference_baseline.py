@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxnas.spaces import base
 
-__all__ = ["ALPHAS", "fit_ridge", "NAME", "onehot_ridge_scores", "warning"]
+__all__ = ["ALPHAS", "NAME", "fit_ridge", "onehot_ridge_scores", "warning"]
 
 NAME = "onehot_ridge"
 ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))

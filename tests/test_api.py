@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import pathlib
+import pkgutil
 import subprocess
 import sys
 
@@ -21,15 +22,10 @@ from jaxnas import spaces
 from jaxnas import train
 from jaxnas.naslib_adapter import JaxnasPredictor
 
-PUBLIC_MODULES = [
-    "jaxnas.data.benchmark", "jaxnas.data.csv_table", "jaxnas.data.nasbench_graph",
-    "jaxnas.data.nb101", "jaxnas.data.nb201", "jaxnas.data.paths", "jaxnas.data.registry",
-    "jaxnas.distributed", "jaxnas.errors", "jaxnas.features", "jaxnas.graphs",
-    "jaxnas.io_utils", "jaxnas.losses", "jaxnas.metrics", "jaxnas.models",
-    "jaxnas.naslib_adapter", "jaxnas.plots", "jaxnas.pretrain", "jaxnas.protocol",
-    "jaxnas.ranker_export", "jaxnas.search", "jaxnas.spaces", "jaxnas.streaming",
-    "jaxnas.train", "jaxnas.types",
-]
+# Every library module (packages' __init__ re-export their own names).
+PUBLIC_MODULES = sorted(
+    m.name for m in pkgutil.walk_packages(jaxnas.__path__, "jaxnas.")
+    if not m.ispkg or m.name in ("jaxnas.search", "jaxnas.spaces"))
 
 
 # ------------------------------------------------------------------ package surface

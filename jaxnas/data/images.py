@@ -34,7 +34,7 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.data import paths
 
-__all__ = ["CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "downsample", "ImageSet",
+__all__ = ["CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "ImageSet", "downsample",
            "load_cifar10_binary", "load_cifar10_npz", "load_cifar10_python", "load_npz",
            "load_train_test", "normalize", "random_crop_flip", "split_holdout", "synthetic_images"]
 

@@ -19,7 +19,7 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
-__all__ = ["check_table", "shown", "TableReport"]
+__all__ = ["TableReport", "check_table", "shown"]
 
 _MAX_EXAMPLES = 5
 

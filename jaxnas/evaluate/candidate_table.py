@@ -44,7 +44,7 @@ from jaxnas.evaluate import training_evaluator
 from jaxnas.search import base as search_base
 from jaxnas.spaces import registry
 
-__all__ = ["CandidateTableConfig", "load_images", "TARGET", "train_candidates"]
+__all__ = ["CandidateTableConfig", "TARGET", "load_images", "train_candidates"]
 
 TARGET = "trained_accuracy"
 

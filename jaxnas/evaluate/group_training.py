@@ -51,8 +51,8 @@ from jaxnas.data import images as images_lib
 from jaxnas.evaluate import trainable_network as tn
 from jaxnas.spaces import cell as cell_lib
 
-__all__ = ["candidate_key", "EXECUTIONS", "GroupTrainer", "OPTIMIZERS", "prepare_data",
-           "TrainingConfig", "TrainingData"]
+__all__ = ["EXECUTIONS", "GroupTrainer", "OPTIMIZERS", "TrainingConfig", "TrainingData",
+           "candidate_key", "prepare_data"]
 
 EXECUTIONS = ("map_switch", "map_mixed", "vmap_mixed")
 OPTIMIZERS = ("sgd", "adamw")

@@ -23,8 +23,8 @@ import numpy as np
 
 from jaxnas.spaces import nb101 as nb101_space
 
-__all__ = ["CELLS_PER_STACK", "cost_features", "costs", "NUM_CLASSES", "NUM_STACKS", "RESOLUTION",
-           "STEM_CHANNELS", "vertex_channels"]
+__all__ = ["CELLS_PER_STACK", "NUM_CLASSES", "NUM_STACKS", "RESOLUTION", "STEM_CHANNELS",
+           "cost_features", "costs", "vertex_channels"]
 
 STEM_CHANNELS = 128
 NUM_STACKS = 3

@@ -57,10 +57,11 @@ from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas.spaces import cell as cell_lib
 
-__all__ = ["apply_op", "avg_pool2", "avg_pool3", "batch_forward", "batch_norm", "BATCH_NORM_MODES",
-           "BN_EPS", "cell_nodes", "CellSupernet", "conv", "CONV_KINDS", "edge_index",
-           "FEATURE_MODES", "init_params", "KERNEL_INITS", "naswot_gram", "NB201_OPS", "OP_KINDS",
-           "pooled", "reduction_block", "relu_conv_bn", "single_forward", "stem", "SupernetConfig"]
+__all__ = ["BATCH_NORM_MODES", "BN_EPS", "CONV_KINDS", "CellSupernet", "FEATURE_MODES",
+           "KERNEL_INITS", "NB201_OPS", "OP_KINDS", "SupernetConfig", "apply_op", "avg_pool2",
+           "avg_pool3", "batch_forward", "batch_norm", "cell_nodes", "conv", "edge_index",
+           "init_params", "naswot_gram", "pooled", "reduction_block", "relu_conv_bn",
+           "single_forward", "stem"]
 
 Params = dict  # pytree of float32 arrays, see init_params
 Affine = dict  # learned BN parameters {"scale": [C], "bias": [C]} (trained networks only)

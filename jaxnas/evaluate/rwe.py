@@ -48,8 +48,8 @@ from jaxnas.evaluate import xla_cpu
 from jaxnas.spaces import base
 from jaxnas.spaces import cell as cell_lib
 
-__all__ = ["per_ridge_scores", "RandomWeightEvaluator", "RIDGE_REDUCTIONS", "SCORE_KINDS",
-           "SEED_COMBINES"]
+__all__ = ["RIDGE_REDUCTIONS", "RandomWeightEvaluator", "SCORE_KINDS", "SEED_COMBINES",
+           "per_ridge_scores"]
 
 # The settings and their choices live in rwe_config (one place); re-exported here.
 RIDGE_REDUCTIONS = rwe_config.RIDGE_REDUCTIONS

@@ -31,8 +31,8 @@ from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas.evaluate import random_weight_network as rwn
 
-__all__ = ["CHOICES", "load_probe_images", "NETWORK_FIELDS", "preset", "PRESETS",
-           "RIDGE_REDUCTIONS", "RWEConfig", "SCORE_KINDS", "SEED_COMBINES"]
+__all__ = ["CHOICES", "NETWORK_FIELDS", "PRESETS", "RIDGE_REDUCTIONS", "RWEConfig", "SCORE_KINDS",
+           "SEED_COMBINES", "load_probe_images", "preset"]
 
 RIDGE_REDUCTIONS = ("mean", "max")
 # How the features of several random-weight draws of a candidate meet the probe.

@@ -32,7 +32,7 @@ from jaxnas.evaluate import group_training as gt
 from jaxnas.search import base
 from jaxnas.search import evaluators
 
-__all__ = ["benchmark_executions", "run_group", "TrainingEvaluator"]
+__all__ = ["TrainingEvaluator", "benchmark_executions", "run_group"]
 
 
 def run_group(trainer: gt.GroupTrainer, encodings: np.ndarray,

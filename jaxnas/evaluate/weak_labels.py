@@ -59,10 +59,10 @@ from jaxnas.spaces import base
 from jaxnas.spaces import cell as cell_lib
 from jaxnas.spaces import nb101 as nb101_space
 
-__all__ = ["CACHE_ENV_VAR", "cell_costs", "CELL_GROUPS", "combined", "compute", "default_path",
-           "fingerprint", "GROUP_COLUMNS", "LEGACY_KERNEL_INIT", "load_or_compute", "ORIENTATION",
-           "read", "standardize", "SUPERNET_SIGNALS", "WeakLabelConfig", "WeakLabels", "write",
-           "ZERO_COST_SIGNALS"]
+__all__ = ["CACHE_ENV_VAR", "CELL_GROUPS", "GROUP_COLUMNS", "LEGACY_KERNEL_INIT", "ORIENTATION",
+           "SUPERNET_SIGNALS", "WeakLabelConfig", "WeakLabels", "ZERO_COST_SIGNALS", "cell_costs",
+           "combined", "compute", "default_path", "fingerprint", "load_or_compute", "read",
+           "standardize", "write"]
 
 CACHE_ENV_VAR = "JAXNAS_CACHE_DIR"
 GROUP_COLUMNS = {

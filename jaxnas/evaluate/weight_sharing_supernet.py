@@ -61,9 +61,9 @@ from jaxnas.data import images as images_lib
 from jaxnas.evaluate import random_weight_network as cs
 from jaxnas.spaces import cell as cell_lib
 
-__all__ = ["cross_entropy", "extract_subnet", "init_params", "load_images", "mixed_conv_kernel",
-           "mixed_edge", "mixed_logits", "standalone_logits", "subnet_logits",
-           "SupernetTrainConfig", "SupernetTrainer", "switch_logits"]
+__all__ = ["SupernetTrainConfig", "SupernetTrainer", "cross_entropy", "extract_subnet",
+           "init_params", "load_images", "mixed_conv_kernel", "mixed_edge", "mixed_logits",
+           "standalone_logits", "subnet_logits", "switch_logits"]
 
 
 @dataclasses.dataclass(frozen=True)

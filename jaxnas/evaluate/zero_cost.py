@@ -39,7 +39,7 @@ from jaxnas import errors
 from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import probe
 
-__all__ = ["naswot", "PROXIES", "saliency", "synflow", "ZeroCostConfig", "ZeroCostEvaluator"]
+__all__ = ["PROXIES", "ZeroCostConfig", "ZeroCostEvaluator", "naswot", "saliency", "synflow"]
 
 PROXIES = ("naswot", "snip", "grad_norm", "synflow")
 

@@ -40,7 +40,7 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base as space_base
 
-__all__ = ["arch_key", "Evaluator", "Searcher"]
+__all__ = ["Evaluator", "Searcher", "arch_key"]
 
 
 def arch_key(encoding: np.ndarray) -> bytes:

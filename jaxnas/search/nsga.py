@@ -28,8 +28,9 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
-__all__ = ["crowding_distance", "dominance_matrix", "hypervolume_2d", "igd", "non_dominated_sort",
-           "NSGA2", "NSGAResult", "Objective", "pareto_mask", "run_nsga2", "uniform_crossover"]
+__all__ = ["NSGA2", "NSGAResult", "Objective", "crowding_distance", "dominance_matrix",
+           "hypervolume_2d", "igd", "non_dominated_sort", "pareto_mask", "run_nsga2",
+           "uniform_crossover"]
 
 
 # --------------------------------------------------------------------------- sorting

@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxnas import errors
 
-__all__ = ["aggregate", "best_so_far", "median_queries", "OPTIMUM_TOLERANCE", "queries_to_optimum",
+__all__ = ["OPTIMUM_TOLERANCE", "aggregate", "best_so_far", "median_queries", "queries_to_optimum",
            "rank_in_table", "regret_at", "seed_outcome"]
 
 # Scores within this of the optimum count as the optimum (benchmark columns

@@ -38,7 +38,7 @@ from jaxnas import errors
 from jaxnas.search import rounds
 from jaxnas.search import surrogate as surrogate_lib
 
-__all__ = ["choice_importance", "prune_choices", "RankNASSearch"]
+__all__ = ["RankNASSearch", "choice_importance", "prune_choices"]
 
 
 def choice_importance(space, pool: np.ndarray, scores: np.ndarray,

@@ -25,7 +25,7 @@ from jaxnas.search import rounds
 from jaxnas.search import surrogate as surrogate_lib
 from jaxnas.spaces import base as space_base
 
-__all__ = ["make_searcher", "make_surrogate", "STRATEGIES", "strategy_class", "uses_ranker"]
+__all__ = ["STRATEGIES", "make_searcher", "make_surrogate", "strategy_class", "uses_ranker"]
 
 STRATEGIES: dict[str, type[base.Searcher]] = {
     "random": random_search.RandomSearch,

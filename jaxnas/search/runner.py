@@ -31,7 +31,7 @@ from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.search import base
 
-__all__ = ["run_search", "SearchResult", "STATE_VERSION"]
+__all__ = ["STATE_VERSION", "SearchResult", "run_search"]
 
 STATE_VERSION = 1
 

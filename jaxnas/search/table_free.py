@@ -65,9 +65,9 @@ from jaxnas.search import surrogate as surrogate_lib
 from jaxnas.spaces import cell as cell_lib
 from jaxnas.spaces import registry as spaces_registry
 
-__all__ = ["fingerprint", "group_trainer", "image_fingerprint", "rea_settings", "retrain", "run",
-           "SearchEvaluator", "split_images", "SPLIT_SEED", "Splits", "STRATEGIES",
-           "TableFreeConfig", "top_archs", "WEAK_LABEL_STRATEGIES", "WeakPriorReNAS"]
+__all__ = ["SPLIT_SEED", "STRATEGIES", "SearchEvaluator", "Splits", "TableFreeConfig",
+           "WEAK_LABEL_STRATEGIES", "WeakPriorReNAS", "fingerprint", "group_trainer",
+           "image_fingerprint", "rea_settings", "retrain", "run", "split_images", "top_archs"]
 
 STRATEGIES = ("acenas", "renas", "rea", "random")
 WEAK_LABEL_STRATEGIES = ("acenas", "renas")

@@ -29,7 +29,7 @@ import numpy as np
 
 from jaxnas import errors
 
-__all__ = ["DenseGraphs", "iterate_chunks", "one_hot", "sample_distinct", "Space"]
+__all__ = ["DenseGraphs", "Space", "iterate_chunks", "one_hot", "sample_distinct"]
 
 Encoding = np.ndarray  # int32 [num_positions]
 Encodings = np.ndarray  # int32 [batch, num_positions]

@@ -19,7 +19,7 @@ import re
 
 from jaxnas import errors
 
-__all__ = ["IDENTITY_NAMES", "KINDS", "LayerSpec", "parse_choice", "WIDTH_KERNEL"]
+__all__ = ["IDENTITY_NAMES", "KINDS", "LayerSpec", "WIDTH_KERNEL", "parse_choice"]
 
 IDENTITY_NAMES = ("identity", "skip", "skip_connect", "id")
 KINDS = ("identity", "mbconv", "conv", "width", "other")

@@ -45,8 +45,8 @@ import numpy as np
 from jaxnas import errors
 from jaxnas.spaces import base
 
-__all__ = ["ALL_LINKS", "ALL_SKIP_KEY", "GNN_OPS", "LINK_LIST", "NasBenchGraphSpace", "NUM_OPS",
-           "NUM_POSITIONS", "PROTEINS_OPS", "wheel_valid_hash"]
+__all__ = ["ALL_LINKS", "ALL_SKIP_KEY", "GNN_OPS", "LINK_LIST", "NUM_OPS", "NUM_POSITIONS",
+           "NasBenchGraphSpace", "PROTEINS_OPS", "wheel_valid_hash"]
 
 # The wheel's op list; wheel keys index into it for every dataset.
 GNN_OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")

@@ -48,7 +48,7 @@ from jaxnas import errors
 from jaxnas.spaces import base
 from jaxnas.spaces import graph_hash
 
-__all__ = ["INPUT", "MAX_EDGES", "NB101_OPS", "NB101Space", "NODE_VOCAB", "NUM_EDGE_POSITIONS",
+__all__ = ["INPUT", "MAX_EDGES", "NB101Space", "NB101_OPS", "NODE_VOCAB", "NUM_EDGE_POSITIONS",
            "NUM_OP_POSITIONS", "NUM_VERTICES", "OP_ALIASES", "OUTPUT", "prune_spec", "spec_string"]
 
 INPUT = "input"

@@ -33,7 +33,7 @@ from jaxnas import errors
 from jaxnas.spaces import base
 from jaxnas.spaces import cell
 
-__all__ = ["NASLIB_EDGE_TO_POSITION", "NASLIB_OPS", "NB201_OPS", "NB201Space", "NNI_KEYS",
+__all__ = ["NASLIB_EDGE_TO_POSITION", "NASLIB_OPS", "NB201Space", "NB201_OPS", "NNI_KEYS",
            "NNI_OPS"]
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
