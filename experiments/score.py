@@ -139,6 +139,13 @@ def main(argv):
         run_files=("stream_state.npz", "top_k.csv", "throughput.json"), kind="scoring run")
     state_path = os.path.join(FLAGS.workdir, "stream_state.npz")
     resume = streaming.load_top_k(state_path, fingerprint=fingerprint)
+    outputs = [os.path.join(FLAGS.workdir, n) for n in ("top_k.csv", "throughput.json")]
+    if (resume is not None and resume.num_scored >= total
+        and all(os.path.exists(p) for p in outputs)):
+      # Finished earlier: rewriting would replace its throughput with a no-op's.
+      print(f"{FLAGS.workdir} already holds the finished top-{FLAGS.top_k} of these settings "
+            f"({resume.num_scored:,} candidates); nothing was changed")
+      return
     start = 0 if resume is None else resume.next_chunk
     ranker = ranker_export.load_ranker(ranker_dir)
     graphdef = ranker.graphdef if space.spec == ranker.space_spec else ranker.graphdef_for(space)

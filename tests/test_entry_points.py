@@ -189,6 +189,10 @@ def test_score_state_belongs_to_one_ranker_space_and_chunking(run_entry, trained
   assert config["top_k"] == 5 and config["source"]["samples"] == 300 and config["fingerprint"]
   assert json.loads((workdir / "throughput.json").read_text())["num_scored"] == 300
   before = snapshot(workdir)
+  # The same command again: finished, nothing rewritten (throughput.json keeps its timing).
+  res = run_entry("score", *score_args(trained, workdir))
+  assert res.rc == 0 and "nothing was changed" in res.stdout, res.stderr[-3000:]
+  assert snapshot(workdir) == before
   for flag in ("--top_k=20", "--top_k=2", "--chunk_size=64", "--num_candidates=400", "--seed=1"):
     res = run_entry("score", *score_args(trained, workdir, flag))
     assert_one_line_error(res, "another scoring run")
