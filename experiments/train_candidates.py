@@ -16,10 +16,9 @@ from absl import logging
 
 from experiments import cli
 from jaxnas import errors
-from jaxnas.evaluate import candidate_table
-from jaxnas.evaluate import group_training
+from jaxnas.evaluate import training_config
 
-_D = group_training.TrainingConfig()
+_D = training_config.TrainingConfig()
 _SPACE = flags.DEFINE_string("space", "nb201", "cell space: nb201 or complete_dag:N")
 _NUM = flags.DEFINE_integer("num_candidates", 200, "candidates sampled without repeats")
 _ARCHS = flags.DEFINE_string("archs", "", "file with one architecture string per line "
@@ -38,12 +37,12 @@ _FRACTION = flags.DEFINE_float("train_fraction", _D.train_fraction,
                                "budget: fraction of the training images")
 _CELLS = flags.DEFINE_integer("cells_per_stage", _D.cells_per_stage, "cells per stage")
 _BATCH = flags.DEFINE_integer("batch_size", _D.batch_size, "images per step")
-_OPT = flags.DEFINE_enum("optimizer", _D.optimizer, list(group_training.OPTIMIZERS), "optimizer")
+_OPT = flags.DEFINE_enum("optimizer", _D.optimizer, list(training_config.OPTIMIZERS), "optimizer")
 _LR = flags.DEFINE_float("learning_rate", _D.learning_rate, "peak learning rate (cosine)")
 _WD = flags.DEFINE_float("weight_decay", _D.weight_decay, "weight decay")
 _EVAL = flags.DEFINE_integer("eval_images", _D.eval_images, "held-out images scored (0: all)")
 _GROUP = flags.DEFINE_integer("group_size", _D.group_size, "candidates trained together")
-_EXEC = flags.DEFINE_enum("execution", _D.execution, list(group_training.EXECUTIONS),
+_EXEC = flags.DEFINE_enum("execution", _D.execution, list(training_config.EXECUTIONS),
                           "how a group runs (map_switch: fastest on CPU)")
 
 
@@ -51,8 +50,9 @@ def main(argv):
   del argv
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
+  from jaxnas.evaluate import candidate_table  # pylint: disable=import-outside-toplevel
   try:
-    training = group_training.TrainingConfig(
+    training = training_config.TrainingConfig(
         epochs=_EPOCHS.value, channels=_CHANNELS.value, image_size=_SIZE.value,
         train_fraction=_FRACTION.value, cells_per_stage=_CELLS.value, batch_size=_BATCH.value,
         optimizer=_OPT.value, learning_rate=_LR.value, weight_decay=_WD.value,

@@ -25,7 +25,7 @@ from jaxnas.naslib_adapter import JaxnasPredictor
 # Every library module (packages' __init__ re-export their own names).
 PUBLIC_MODULES = sorted(
     m.name for m in pkgutil.walk_packages(jaxnas.__path__, "jaxnas.")
-    if not m.ispkg or m.name in ("jaxnas.search", "jaxnas.spaces"))
+    if not m.ispkg or m.name in ("jaxnas.evaluate", "jaxnas.search", "jaxnas.spaces"))
 
 
 # ------------------------------------------------------------------ package surface

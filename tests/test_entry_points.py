@@ -14,6 +14,8 @@ import os
 import pathlib
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -91,6 +93,15 @@ def test_help_lists_the_entry_points_own_flags_and_exits_0(run_entry, name, own_
   for flag in own_flags:
     assert f"{flag}:" in res.stdout, (flag, res.stdout[:3000])
   assert "Traceback" not in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("name", ["train_ranker", "train_candidates", "score"])
+def test_flag_definitions_do_not_load_jax(name):
+  """--help is fast: the entry point's module (its flags) imports no JAX."""
+  code = f"import sys, experiments.{name}; print('jax' in sys.modules)"
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=ROOT), check=True)
+  assert out.stdout.strip() == "False", out.stdout + out.stderr
 
 
 def test_refused_rerun_leaves_the_workdir_untouched(run_entry, trained, table):

@@ -1,4 +1,4 @@
-"""Evaluators that score architectures without training each one.
+"""Evaluators: score architectures without a table.
 
 * :class:`RandomWeightEvaluator` — RWE: one random-weight supernet shared by all
   candidates, closed-form ridge probe on its features (``rwe.py``, ``probe.py``);
@@ -8,18 +8,54 @@
   single-path sampling, then every candidate evaluated with the shared weights
   (``weight_sharing_supernet.py``);
 * :mod:`jaxnas.evaluate.weak_labels` — all of the above for a whole space, as a
-  cached ``weak_labels.csv`` (AceNAS's weak supervision).
+  cached ``weak_labels.csv`` (AceNAS's weak supervision);
+* the training evaluator — groups of candidates trained from scratch
+  (``group_training.py``, ``training_evaluator.py``, ``candidate_table.py``,
+  ``successive_halving.py``; its settings in the jax-free ``training_config.py``).
+
+Names are imported on first use (PEP 562), so importing a light submodule such
+as ``training_config`` (an entry point's flag defaults) does not load JAX.
 """
 
-from jaxnas.evaluate import weak_labels
-from jaxnas.evaluate.rwe import RandomWeightEvaluator
-from jaxnas.evaluate.weight_sharing_supernet import SupernetTrainConfig
-from jaxnas.evaluate.weight_sharing_supernet import SupernetTrainer
-from jaxnas.evaluate.weak_labels import WeakLabelConfig
-from jaxnas.evaluate.zero_cost import ZeroCostConfig
-from jaxnas.evaluate.zero_cost import ZeroCostEvaluator
+from __future__ import annotations
 
-__all__ = [
-    "RandomWeightEvaluator", "SupernetTrainConfig", "SupernetTrainer", "WeakLabelConfig",
-    "ZeroCostConfig", "ZeroCostEvaluator", "weak_labels",
-]
+import importlib
+from typing import TYPE_CHECKING
+
+# Public name -> (module, attribute); attribute None: the module itself.
+_EXPORTS = {
+    "RandomWeightEvaluator": ("jaxnas.evaluate.rwe", "RandomWeightEvaluator"),
+    "SupernetTrainConfig": ("jaxnas.evaluate.weight_sharing_supernet", "SupernetTrainConfig"),
+    "SupernetTrainer": ("jaxnas.evaluate.weight_sharing_supernet", "SupernetTrainer"),
+    "WeakLabelConfig": ("jaxnas.evaluate.weak_labels", "WeakLabelConfig"),
+    "ZeroCostConfig": ("jaxnas.evaluate.zero_cost", "ZeroCostConfig"),
+    "ZeroCostEvaluator": ("jaxnas.evaluate.zero_cost", "ZeroCostEvaluator"),
+    "weak_labels": ("jaxnas.evaluate.weak_labels", None),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+  try:
+    module_name, attribute = _EXPORTS[name]
+  except KeyError:
+    raise AttributeError(f"module 'jaxnas.evaluate' has no attribute {name!r}") from None
+  module = importlib.import_module(module_name)
+  value = module if attribute is None else getattr(module, attribute)
+  globals()[name] = value  # later lookups skip __getattr__
+  return value
+
+
+def __dir__() -> list[str]:
+  return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # what static analysers and IDEs see: the same names, eagerly
+  from jaxnas.evaluate import weak_labels
+  from jaxnas.evaluate.rwe import RandomWeightEvaluator
+  from jaxnas.evaluate.weak_labels import WeakLabelConfig
+  from jaxnas.evaluate.weight_sharing_supernet import SupernetTrainConfig
+  from jaxnas.evaluate.weight_sharing_supernet import SupernetTrainer
+  from jaxnas.evaluate.zero_cost import ZeroCostConfig
+  from jaxnas.evaluate.zero_cost import ZeroCostEvaluator
