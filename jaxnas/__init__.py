@@ -21,8 +21,9 @@ and does not load orbax, the evaluators or the searchers until they are used;
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from jaxnas import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -58,19 +59,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-  try:
-    module_name, attribute = _EXPORTS[name]
-  except KeyError:
-    raise AttributeError(f"module 'jaxnas' has no attribute {name!r}") from None
-  module = importlib.import_module(module_name)
-  value = module if attribute is None else getattr(module, attribute)
-  globals()[name] = value  # later lookups skip __getattr__
-  return value
-
-
-def __dir__() -> list[str]:
-  return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports.attach(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # what static analysers and IDEs see: the same names, eagerly
