@@ -20,9 +20,7 @@ from absl import flags
 
 from experiments import cli
 from experiments import flags_common
-from experiments.baselines import predictors
 from jaxnas import errors
-from jaxnas import protocol
 
 flags_common.define_sweep_flags()
 flags.adopt_module_key_flags(flags_common)  # listed by --help
@@ -32,7 +30,11 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   cli.require(workdir=FLAGS.workdir)
-  from jaxnas import config_checks  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from experiments.baselines import predictors
+  from jaxnas import config_checks
+  from jaxnas import protocol
+  # pylint: enable=import-outside-toplevel
   sizes = [config_checks.check_int("--train_sizes", s) for s in FLAGS.train_sizes]
   if not sizes:
     raise errors.ConfigError("--train_sizes is empty")
