@@ -181,6 +181,12 @@ def test_train_candidates_writes_a_table_the_ranker_reads(space, images, tmp_pat
   np.testing.assert_allclose(bench.metric("trained_accuracy"), bench.metric("acc_epoch_2"))
   assert (work / "learning_curves.png").is_file()
   assert json.loads((work / "config.json").read_text())["training"]["epochs"] == 2
+  # The same config again on the finished workdir: its results, every file untouched.
+  before = {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()}
+  messages = []
+  assert candidate_table.train_candidates(cfg, work, log=messages.append) == out
+  assert {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()} == before
+  assert any("nothing was changed" in m for m in messages)
   other = candidate_table.CandidateTableConfig(num_candidates=5, images=str(path),
                                                holdout_fraction=0.4, training=TINY)
   with pytest.raises(errors.ConfigError, match="another configuration"):

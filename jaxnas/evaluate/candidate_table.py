@@ -170,6 +170,10 @@ def train_candidates(config: CandidateTableConfig, workdir: str | pathlib.Path, 
   workdir = pathlib.Path(workdir)
   space = registry.get_space(config.space)
   _prepare_workdir(workdir, config)
+  finished = workdir / "results.json"
+  if finished.is_file():  # rewriting would only replace this run's wall time with a no-op's
+    log(f"{workdir} already holds the finished table of this config; nothing was changed")
+    return json.loads(finished.read_text())
   archs_path = workdir / "archs.txt"
   if archs_path.is_file():
     enc = np.stack([space.parse(s) for s in archs_path.read_text().splitlines() if s.strip()])
@@ -225,8 +229,8 @@ def train_candidates(config: CandidateTableConfig, workdir: str | pathlib.Path, 
     out["kendalltau_by_epoch"] = [float(metrics.kendall_tau_np(curves[:, e], truth))
                                   for e in range(curves.shape[1])]
     out["truth"] = "nb201 cifar10_test"
-  io_utils.atomic_write_json(workdir / "results.json", out)
   _plot(workdir / "learning_curves.png", curves, acc, config, log)
+  io_utils.atomic_write_json(workdir / "results.json", out)  # last: marks the run finished
   log(f"wrote table.csv, results.json and learning_curves.png to {workdir}"
       + (f"  (kendalltau {out['kendalltau']:.3f} vs cifar10_test)" if truth is not None else ""))
   return out
