@@ -171,7 +171,8 @@ def train_candidates(config: CandidateTableConfig, workdir: str | pathlib.Path, 
   space = registry.get_space(config.space)
   _prepare_workdir(workdir, config)
   finished = workdir / "results.json"
-  if finished.is_file():  # rewriting would only replace this run's wall time with a no-op's
+  if finished.is_file() and (workdir / "table.csv").is_file():
+    # Rewriting would only replace this run's wall time with a no-op's.
     log(f"{workdir} already holds the finished table of this config; nothing was changed")
     return json.loads(finished.read_text())
   archs_path = workdir / "archs.txt"
