@@ -70,6 +70,12 @@ def _stack(states: Sequence):
   return jax.tree.map(lambda *a: np.stack(a), *states)
 
 
+def _survivors(alive: list[int], score: Callable[[int], float], eta: int) -> list[int]:
+  """The best ``ceil(len(alive) / eta)`` of ``alive`` by ``score`` (ties: lower id), in id order."""
+  keep = -(-len(alive) // eta)
+  return sorted(sorted(alive, key=lambda i: (-score(i), i))[:keep])
+
+
 def successive_halving(trainer: gt.GroupTrainer, encodings: np.ndarray, config: HalvingConfig,
                        *, folder: str | pathlib.Path | None = None,
                        log: Callable[[str], None] | None = None) -> dict:
@@ -116,11 +122,8 @@ def successive_halving(trainer: gt.GroupTrainer, encodings: np.ndarray, config: 
         curves[i].extend(float(a[j]) for a in accs)
     start = stop
     if k + 1 < len(config.rung_epochs):
-      keep = -(-len(alive) // config.eta)
-      alive = sorted(sorted(alive, key=lambda i: (-curves[i][-1], i))[:keep])
-      for i in list(states):
-        if i not in alive:
-          del states[i]  # dropped: its weights are no longer needed
+      alive = _survivors(alive, lambda i: curves[i][-1], config.eta)
+      states = {i: states[i] for i in alive}  # the dropped ones' weights are not needed
   epochs = np.asarray([len(c) for c in curves])
   return {"accuracy": np.asarray([c[-1] for c in curves]), "epochs": epochs,
           "curves": curves, "rungs": rungs, "epochs_total": int(epochs.sum()),
@@ -151,8 +154,7 @@ def replay(curves: np.ndarray, config: HalvingConfig) -> dict:
   for k, stop in enumerate(config.rung_epochs):
     epochs[alive] = stop
     if k + 1 < len(config.rung_epochs):
-      keep = -(-len(alive) // config.eta)
-      alive = sorted(sorted(alive, key=lambda i: (-curves[i, stop - 1], i))[:keep])
+      alive = _survivors(alive, lambda i, stop=stop: curves[i, stop - 1], config.eta)
   acc = curves[np.arange(len(curves)), epochs - 1]
   return {"accuracy": acc, "epochs": epochs, "epochs_total": int(epochs.sum())}
 
@@ -160,38 +162,38 @@ def replay(curves: np.ndarray, config: HalvingConfig) -> dict:
 def _train_rung(trainer: gt.GroupTrainer, state, padded: np.ndarray, start: int, stop: int,
                 folder, log) -> tuple[object, list[np.ndarray], float]:
   """Epochs ``start .. stop - 1`` of one group: ``(state, accuracy per epoch [G], seconds)``."""
-  ckpt = None
-  if folder is not None:
-    digest = hashlib.sha256(padded.tobytes() + f"{start}-{stop}".encode()
-                            + trainer.fingerprint.encode()).hexdigest()[:16]
-    group_dir = pathlib.Path(folder) / f"epochs_{start + 1}-{stop}" / digest
-    result = group_dir / "result.json"
-    ckpt = checkpoint_lib.Checkpointer(group_dir / "checkpoints", max_to_keep=1)
-    try:
-      if result.is_file():  # finished earlier: its weights and curve
-        saved = json.loads(result.read_text())
-        restored = ckpt.restore_latest(state, fingerprint=trainer.fingerprint)
-        if restored is None or saved.get("encodings") != padded.tolist():
-          raise errors.CheckpointError(f"{group_dir} holds another group or lost its "
-                                       "checkpoint; use a fresh folder")
-        return restored[1], [np.asarray(a) for a in saved["accuracy"]], float(saved["seconds"])
-    except BaseException:
-      ckpt.close()
-      raise
-  accs, t0 = [], time.perf_counter()
+  if folder is None:
+    return _train_epochs(trainer, state, padded, start, stop, log)
+  digest = hashlib.sha256(padded.tobytes() + f"{start}-{stop}".encode()
+                          + trainer.fingerprint.encode()).hexdigest()[:16]
+  group_dir = pathlib.Path(folder) / f"epochs_{start + 1}-{stop}" / digest
+  result = group_dir / "result.json"
+  ckpt = checkpoint_lib.Checkpointer(group_dir / "checkpoints", max_to_keep=1)
   try:
-    for epoch in range(start, stop):
-      state, _ = trainer.train_epoch(state, padded, epoch)
-      accs.append(trainer.evaluate(state["params"], padded))
-      if log:
-        log(f"  epoch {epoch + 1}  held-out acc mean {accs[-1].mean():.3f} "
-            f"max {accs[-1].max():.3f}")
-    seconds = time.perf_counter() - t0
-    if ckpt is not None:
-      ckpt.save(stop, state, {"fingerprint": trainer.fingerprint})
-      io_utils.atomic_write_json(result, {"encodings": padded.tolist(), "seconds": seconds,
-                                          "accuracy": [a.tolist() for a in accs]})
+    if result.is_file():  # finished earlier: its weights and curve
+      saved = json.loads(result.read_text())
+      restored = ckpt.restore_latest(state, fingerprint=trainer.fingerprint)
+      if restored is None or saved.get("encodings") != padded.tolist():
+        raise errors.CheckpointError(f"{group_dir} holds another group or lost its "
+                                     "checkpoint; use a fresh folder")
+      return restored[1], [np.asarray(a) for a in saved["accuracy"]], float(saved["seconds"])
+    state, accs, seconds = _train_epochs(trainer, state, padded, start, stop, log)
+    ckpt.save(stop, state, {"fingerprint": trainer.fingerprint})
+    io_utils.atomic_write_json(result, {"encodings": padded.tolist(), "seconds": seconds,
+                                        "accuracy": [a.tolist() for a in accs]})
   finally:
-    if ckpt is not None:
-      ckpt.close()
+    ckpt.close()
   return state, accs, seconds
+
+
+def _train_epochs(trainer: gt.GroupTrainer, state, padded: np.ndarray, start: int, stop: int,
+                  log) -> tuple[object, list[np.ndarray], float]:
+  """Epochs ``start .. stop - 1`` of one group, no files."""
+  accs, t0 = [], time.perf_counter()
+  for epoch in range(start, stop):
+    state, _ = trainer.train_epoch(state, padded, epoch)
+    accs.append(trainer.evaluate(state["params"], padded))
+    if log:
+      log(f"  epoch {epoch + 1}  held-out acc mean {accs[-1].mean():.3f} "
+          f"max {accs[-1].max():.3f}")
+  return state, accs, time.perf_counter() - t0

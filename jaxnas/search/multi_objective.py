@@ -317,7 +317,8 @@ def _run_locked(config: NSGAConfig, space, bench, cost, splits, workdir: pathlib
 def _retrain_front(config: NSGAConfig, space, splits, archs: list[str], costs: np.ndarray,
                    workdir: pathlib.Path, log) -> dict:
   """Retrains up to ``final_archs`` front members (spread along the cost); test accuracy."""
-  picked = [archs[i] for i in _spread(costs, config.final_archs)]
+  idx = _spread(costs, config.final_archs)
+  picked = [archs[i] for i in idx]
   t0 = time.time()
   out, final_costs = table_free.retrain(space, picked, config.final_training, config.final_seeds,
                                         splits, workdir / "final", log=log)
@@ -331,8 +332,8 @@ def _retrain_front(config: NSGAConfig, space, splits, archs: list[str], costs: n
              "final_params": final_costs["params"], "final_flops": final_costs["flops"],
              "final_training": config.final_training.budget(), "final_seeds": config.final_seeds,
              "final_retrain_seconds_this_call": round(time.time() - t0, 3)}
-  return {"mean": mean, "std": std, "summary": summary, "costs": dict(zip(picked, costs[
-      [archs.index(a) for a in picked]]))}
+  return {"mean": mean, "std": std, "summary": summary,
+          "costs": {archs[i]: float(costs[i]) for i in idx}}
 
 
 def _plot(config, workdir, res, found, true_pts, true_front, retrained, archs, log) -> None:
