@@ -55,6 +55,7 @@ from flax import nnx
 
 from jaxnas import config_checks
 from jaxnas import errors
+from jaxnas.evaluate import rwe_config
 from jaxnas.spaces import cell as cell_lib
 
 __all__ = ["BATCH_NORM_MODES", "BN_EPS", "CONV_KINDS", "CellSupernet", "FEATURE_MODES",
@@ -70,9 +71,10 @@ OP_KINDS = {"none": "none", "skip_connect": "skip", "nor_conv_1x1": "conv1",
             "nor_conv_3x3": "conv3", "avg_pool_3x3": "pool"}
 CONV_KINDS = ("conv1", "conv3")
 BN_EPS = 1e-5
-BATCH_NORM_MODES = ("batch", "none")
-FEATURE_MODES = ("last", "stages", "stages_edges")
-KERNEL_INITS = ("he", "he_over_edges", "orthogonal")
+# The option names live in the jax-free config module (flags read them without JAX).
+BATCH_NORM_MODES = rwe_config.BATCH_NORM_MODES
+FEATURE_MODES = rwe_config.FEATURE_MODES
+KERNEL_INITS = rwe_config.KERNEL_INITS
 
 
 @dataclasses.dataclass(frozen=True)

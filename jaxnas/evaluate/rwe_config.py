@@ -29,11 +29,14 @@ import dataclasses
 
 from jaxnas import config_checks
 from jaxnas import errors
-from jaxnas.evaluate import random_weight_network as rwn
-
-__all__ = ["CHOICES", "NETWORK_FIELDS", "PRESETS", "RIDGE_REDUCTIONS", "RWEConfig", "SCORE_KINDS",
+__all__ = ["BATCH_NORM_MODES", "CHOICES", "FEATURE_MODES", "KERNEL_INITS", "NETWORK_FIELDS", "PRESETS", "RIDGE_REDUCTIONS", "RWEConfig", "SCORE_KINDS",
            "SEED_COMBINES", "load_probe_images", "preset"]
 
+# The random-weight network's options (jaxnas.evaluate.random_weight_network reads them
+# from here, so that flags and configs load without JAX).
+BATCH_NORM_MODES = ("batch", "none")
+FEATURE_MODES = ("last", "stages", "stages_edges")
+KERNEL_INITS = ("he", "he_over_edges", "orthogonal")
 RIDGE_REDUCTIONS = ("mean", "max")
 # How the features of several random-weight draws of a candidate meet the probe.
 SEED_COMBINES = ("concat", "mean")
@@ -46,8 +49,8 @@ SCORE_KINDS = {
     "loo_neg_mse": ("loo_mse_per_ridge", -1.0),
 }
 # The choices of every string setting.
-CHOICES = {"batch_norm": rwn.BATCH_NORM_MODES, "features": rwn.FEATURE_MODES,
-           "kernel_init": rwn.KERNEL_INITS, "ridge_reduce": RIDGE_REDUCTIONS,
+CHOICES = {"batch_norm": BATCH_NORM_MODES, "features": FEATURE_MODES,
+           "kernel_init": KERNEL_INITS, "ridge_reduce": RIDGE_REDUCTIONS,
            "combine_seeds": SEED_COMBINES, "score_by": tuple(SCORE_KINDS)}
 # Fields that shape the random network (SupernetConfig fields of the same name).
 NETWORK_FIELDS = ("channels", "cells_per_stage", "num_stages", "pool_grid", "batch_norm",
