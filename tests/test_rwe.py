@@ -461,14 +461,12 @@ def test_evaluator_errors(evaluator):
 def test_rwe_experiment_end_to_end(tmp_path):
   if paths.images_dir(required=False) is None or paths.data_dir(required=False) is None:
     pytest.skip("needs the shared CIFAR-10 images and the NB201 table")
-  from experiments import rwe as rwe_exp  # pylint: disable=import-outside-toplevel
+  from jaxnas.evaluate import rwe_study  # pylint: disable=import-outside-toplevel
   probe = rwe_config.RWEConfig(channels=2, num_stages=2, image_size=8, num_fit_images=20,
                                num_eval_images=10, weight_seeds=2, candidates_per_call=4,
                                naswot_images=4, batch_norm="batch", features="last",
                                ridges=(1.0,))
-  cfg = dict(space="nb201", num_candidates="6", seed=0, probe=probe.to_json(), images_dir=None,
-             data_dir=None, target="cifar10_test")
-  res = rwe_exp.run(cfg, str(tmp_path))
+  res = rwe_study.run(rwe_study.RWEStudyConfig(num_candidates="6", probe=probe), str(tmp_path))
   assert res["num_candidates"] == 6 and res["num_compilations"] == 1
   assert {"probe", "probe_heldout_accuracy", "params_m", "naswot_jaxnas",
           "probe_naswot_vote"} <= set(res)
