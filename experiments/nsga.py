@@ -22,14 +22,14 @@ from absl import flags
 from experiments import cli
 from experiments import rwe_flags
 from experiments import table_free_flags
-from jaxnas.search import multi_objective
+from jaxnas.search import protocol_configs
 
 FLAGS = flags.FLAGS
-_D = multi_objective.NSGAConfig()  # the one place of every default
+_D = protocol_configs.NSGAConfig()  # the one place of every default
 flags.DEFINE_string("space", _D.space, "Cell space.")
 flags.DEFINE_list("objectives", [_D.evaluator, _D.cost],
                   "Quality (rwe or train), then a cost (params, flops, latency_<device>).")
-flags.DEFINE_enum("evaluator", None, list(multi_objective.EVALUATORS), "The quality objective; "
+flags.DEFINE_enum("evaluator", None, list(protocol_configs.NSGA_EVALUATORS), "The quality objective; "
                   "--evaluator=train alone means --objectives=train,params.")
 flags.DEFINE_integer("generations", _D.generations, "Generations (generation 0 is random).")
 flags.DEFINE_integer("population", _D.population, "Population size.")
@@ -49,18 +49,20 @@ for _name in table_free_flags.TRAINING_FLAGS:  # listed by --help
 def main(argv):
   del argv
   cli.require(workdir=FLAGS.workdir)
+  # The library (and JAX) loads only when a run starts: --help stays fast.
   from jaxnas import errors  # pylint: disable=import-outside-toplevel
+  from jaxnas.search import multi_objective  # pylint: disable=import-outside-toplevel
   objectives = list(FLAGS.objectives)
   if FLAGS.evaluator is not None and not FLAGS["objectives"].present:
     objectives[0] = FLAGS.evaluator
-  if len(objectives) != 2 or objectives[0] not in multi_objective.EVALUATORS:
+  if len(objectives) != 2 or objectives[0] not in protocol_configs.NSGA_EVALUATORS:
     raise errors.ConfigError(f"--objectives={','.join(objectives)}: expected "
                              "rwe,<cost> or train,<cost>")
   if FLAGS.evaluator is not None and objectives[0] != FLAGS.evaluator:
     raise errors.ConfigError(f"--evaluator={FLAGS.evaluator} but --objectives starts with "
                              f"{objectives[0]}: pass one of them")
   search, final = table_free_flags.training_configs()
-  config = multi_objective.NSGAConfig(
+  config = protocol_configs.NSGAConfig(
       space=FLAGS.space, evaluator=objectives[0], cost=objectives[1],
       generations=FLAGS.generations, population=FLAGS.population,
       max_evaluations=FLAGS.max_evaluations, seed=FLAGS.seed, target=FLAGS.target,

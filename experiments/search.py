@@ -28,11 +28,10 @@ from absl import flags
 
 from jaxnas import errors
 from jaxnas.evaluate import rwe_config
-from jaxnas.search import comparison
+from jaxnas.search import protocol_configs
 
 from experiments import cli
 from experiments import table_free_flags
-from experiments.baselines import xgb_search
 
 FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(table_free_flags)  # listed by --help
@@ -71,6 +70,7 @@ BASELINES = ("xgb", "xgb_params")
 
 def _xgb_searcher(name: str):
   """A compare() searcher factory of the XGBoost predictor-loop baselines."""
+  from experiments.baselines import xgb_search  # pylint: disable=import-outside-toplevel
   return lambda space, seed, cfg: xgb_search.XGBoostLoopSearch(
       space, seed=seed, use_params=name == "xgb_params", round_size=cfg.round_size)
 
@@ -99,6 +99,7 @@ def _rwe_config_from_flags() -> rwe_config.RWEConfig:
 
 def main(argv):
   del argv
+  # The library (and JAX) loads only when a run starts: --help stays fast.
   cli.require(workdir=FLAGS.workdir)
   if FLAGS.evaluator == "train":  # no table: train candidates, retrain the winners
     if FLAGS["benchmark"].present and FLAGS.benchmark != "none":
@@ -111,8 +112,9 @@ def main(argv):
             f"+- {100 * res['final_test_accuracy_std']:.2f}  (search cost {res['search_cost']})")
     print(f"wrote results to {FLAGS.workdir}")
     return
+  from jaxnas.search import comparison  # pylint: disable=import-outside-toplevel
   cfg = config_from_flags()
-  config = comparison.CompareConfig(
+  config = protocol_configs.CompareConfig(
       benchmark=cfg["benchmark"], target=cfg["target"], space=cfg["space"],
       evaluator=cfg["evaluator"], strategies=tuple(cfg["strategy"]), budget=cfg["budget"],
       seeds=cfg["seeds"], first_seed=cfg["first_seed"], stop_at_optimum=cfg["stop_at_optimum"],

@@ -1,7 +1,8 @@
 """absl flags of ``experiments.search --evaluator=train`` (search without a table).
 
-Defaults are :class:`jaxnas.search.table_free.TableFreeConfig`'s; this module
-only turns flags into that config.
+Defaults are :class:`jaxnas.search.protocol_configs.TableFreeConfig`'s (re-exported
+by :mod:`jaxnas.search.table_free`); this module only turns flags into that config
+and loads no JAX.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from absl import flags
 
 from jaxnas import errors
-from jaxnas.evaluate import group_training as gt
-from jaxnas.search import table_free
+from jaxnas.evaluate import training_config
+from jaxnas.search import protocol_configs
 
 FLAGS = flags.FLAGS
-_D = table_free.TableFreeConfig()  # the one place of every default
+_D = protocol_configs.TableFreeConfig()  # the one place of every default
 _S, _F = _D.search_training, _D.final_training
 
 flags.DEFINE_string("images", _D.images, "--evaluator=train: your own .npz (x uint8 NHWC, "
@@ -56,12 +57,12 @@ TRAINING_FLAGS = ("images", "test_fraction", "val_images", "train_epochs", "trai
 
 def training_configs():
   """``(search, final)`` :class:`TrainingConfig` of the budget flags above."""
-  search = gt.TrainingConfig(
+  search = training_config.TrainingConfig(
       epochs=FLAGS.train_epochs, channels=FLAGS.train_channels,
       image_size=FLAGS.train_image_size, train_fraction=FLAGS.train_fraction,
       cells_per_stage=FLAGS.train_cells_per_stage, batch_size=FLAGS.train_batch_size,
       group_size=FLAGS.group_size)
-  final = gt.TrainingConfig(
+  final = training_config.TrainingConfig(
       epochs=FLAGS.final_epochs, channels=FLAGS.final_channels,
       image_size=FLAGS.final_image_size, train_fraction=FLAGS.final_train_fraction,
       cells_per_stage=FLAGS.final_cells_per_stage, batch_size=FLAGS.final_batch_size,
@@ -74,7 +75,7 @@ def table_free_config(cfg: dict):
   search, final = training_configs()
   if not cfg["space"]:
     raise errors.ConfigError("--evaluator=train needs --space (e.g. complete_dag:5)")
-  return table_free.TableFreeConfig(
+  return protocol_configs.TableFreeConfig(
       space=cfg["space"],
       strategies=tuple(cfg["strategy"]), budget=cfg["budget"], seeds=cfg["seeds"],
       first_seed=cfg["first_seed"],

@@ -95,7 +95,8 @@ def test_help_lists_the_entry_points_own_flags_and_exits_0(run_entry, name, own_
   assert "Traceback" not in res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("name", ["train_ranker", "train_candidates", "score", "sweep_train_size", "rwe"])
+@pytest.mark.parametrize("name", ["train_ranker", "train_candidates", "score", "sweep_train_size",
+                                  "rwe", "search", "nsga"])
 def test_flag_definitions_do_not_load_jax(name):
   """--help is fast: the entry point's module (its flags) imports no JAX."""
   code = f"import sys, experiments.{name}; print('jax' in sys.modules)"

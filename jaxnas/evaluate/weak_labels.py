@@ -53,6 +53,7 @@ from jaxnas.evaluate import random_weight_network as rwn
 from jaxnas.evaluate import nb101_costs
 from jaxnas.evaluate import rwe
 from jaxnas.evaluate import rwe_config
+from jaxnas.evaluate import weak_label_signals
 from jaxnas.evaluate import weight_sharing_supernet as supernet_lib
 from jaxnas.evaluate import zero_cost
 from jaxnas.spaces import base
@@ -65,18 +66,14 @@ __all__ = ["CACHE_ENV_VAR", "CELL_GROUPS", "GROUP_COLUMNS", "LEGACY_KERNEL_INIT"
            "standardize", "write"]
 
 CACHE_ENV_VAR = "JAXNAS_CACHE_DIR"
-GROUP_COLUMNS = {
-    "params": ("params",), "flops": ("flops",), "naswot": ("naswot",), "synflow": ("synflow",),
-    "snip": ("snip",), "grad_norm": ("grad_norm",), "probe": ("probe_accuracy",),
-    "supernet": ("supernet_accuracy", "supernet_loss"),
-}
+GROUP_COLUMNS = weak_label_signals.GROUP_COLUMNS
 # Signals that need the random-weight cell network (cell spaces only).
 # The random networks of the weak signals keep the kernel init the cached tables
 # and the README's AceNAS results were computed with (see SupernetConfig.kernel_init).
 LEGACY_KERNEL_INIT = rwe_config.PRESETS["weak_label"].kernel_init
 CELL_GROUPS = ("naswot", "synflow", "snip", "grad_norm", "probe", "supernet")
-ZERO_COST_SIGNALS = ("params", "flops", "naswot", "synflow", "probe")
-SUPERNET_SIGNALS = ZERO_COST_SIGNALS + ("supernet",)
+ZERO_COST_SIGNALS = weak_label_signals.ZERO_COST_SIGNALS
+SUPERNET_SIGNALS = weak_label_signals.SUPERNET_SIGNALS
 # Direction of each column that is "better" *a priori* (from the literature,
 # not from any label): used only to orient a combined weak label.
 ORIENTATION = {"params": 1.0, "flops": 1.0, "naswot": 1.0, "synflow": 1.0, "snip": 1.0,
@@ -114,11 +111,7 @@ class WeakLabelConfig:
 
   def __post_init__(self):
     config_checks.check_field_types(self)
-    unknown = [s for s in self.signals if s not in GROUP_COLUMNS]
-    if unknown or not self.signals or len(set(self.signals)) != len(self.signals):
-      raise errors.ConfigError(
-          f"weak-label signals {list(self.signals)!r}: need distinct names from "
-          f"{sorted(GROUP_COLUMNS)}")
+    weak_label_signals.check_signals(self.signals)
     if 32 % self.image_size:
       raise errors.ConfigError(f"image_size={self.image_size} must divide 32")
 

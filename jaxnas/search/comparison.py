@@ -37,96 +37,26 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.data import registry as data_registry
-from jaxnas.evaluate import rwe_config
 from jaxnas.search import base
 from jaxnas.search import evaluators
 from jaxnas.search import outcomes
+from jaxnas.search import protocol_configs
 from jaxnas.search import registry
 from jaxnas.search import runner
 from jaxnas.spaces import get_space
 
 __all__ = ["CompareConfig", "EVALUATORS", "VARIANTS", "compare"]
 
-EVALUATORS = ("benchmark", "rwe")
 # Experiment names that run a registry strategy with other weak labels.
 VARIANTS = {"acenas_zc": "acenas"}
 # (space, seed, config) -> a searcher: strategies the library does not own.
 SearcherFactory = Callable[..., base.Searcher]
 
-
-@dataclasses.dataclass(frozen=True)
-class CompareConfig:
-  """What :func:`compare` runs.
-
-  Attributes:
-    benchmark: a benchmark name or CSV path, or ``"none"`` (no ground truth;
-      needs ``space`` and ``evaluator="rwe"``).
-    target: benchmark column to maximise (None: the benchmark's default).
-    space: space spec (a CSV benchmark's arch column, or the space searched
-      with ``benchmark="none"``).
-    evaluator: ``"benchmark"`` (lookups, counted queries) or ``"rwe"`` (the
-      random-weight probe of ``rwe``).
-    strategies: strategy names, run in this order.
-    budget: distinct evaluations per search.
-    seeds: seeds ``first_seed .. first_seed + seeds - 1`` for every strategy.
-    first_seed: the first seed.
-    stop_at_optimum: stop a seed once it holds the global optimum.
-    round_size: queries per round of the ranker (and XGBoost) strategies.
-    ensemble_size: ranker ensemble members (0: the strategy's default).
-    num_steps: ranker training steps per round (0: the strategy's default).
-    pool_size: candidate pool of ranker strategies on large spaces.
-    data_dir: benchmark data folder (None: the default).
-    images_dir: CIFAR-10 folder of the probe and weak labels (None: the default).
-    rwe: the probe's settings (``evaluator="rwe"``).
-  """
-
-  benchmark: str = "nb201"
-  target: str | None = None
-  space: str | None = None
-  evaluator: str = "benchmark"
-  strategies: tuple[str, ...] = ("renas", "rea", "random")
-  budget: int = 100
-  seeds: int = 10
-  first_seed: int = 0
-  stop_at_optimum: bool = True
-  round_size: int = 10
-  ensemble_size: int = 0
-  num_steps: int = 0
-  pool_size: int = 20000
-  data_dir: str | None = None
-  images_dir: str | None = None
-  rwe: rwe_config.RWEConfig = rwe_config.PRESETS["search"]
-
-  def __post_init__(self):
-    config_checks.check_field_types(self)
-    for key in ("budget", "seeds", "round_size", "pool_size"):
-      config_checks.check_int(f"--{key}", getattr(self, key))
-    for key in ("ensemble_size", "num_steps"):  # 0: the strategy's default
-      config_checks.check_int(f"--{key}", getattr(self, key), low=0)
-    config_checks.check_seed("--first_seed", self.first_seed)
-    config_checks.check_seed("--first_seed + --seeds", self.first_seed + self.seeds - 1)
-    if self.evaluator not in EVALUATORS:
-      raise errors.ConfigError(f"--evaluator={self.evaluator!r}; expected one of "
-                               f"{list(EVALUATORS)}")
-    if not self.strategies:
-      raise errors.ConfigError("--strategy names no strategy")
-    if self.benchmark == "none":
-      if not self.space:
-        raise errors.ConfigError("--benchmark=none needs --space (e.g. complete_dag:5)")
-      if self.evaluator == "benchmark":
-        raise errors.ConfigError("--evaluator=benchmark needs a --benchmark")
-      if self.target is not None:
-        raise errors.ConfigError("--target names a benchmark column; --benchmark=none has none")
-
-  def to_json(self) -> dict:
-    d = dataclasses.asdict(self)
-    d["strategies"] = list(self.strategies)
-    d["rwe"] = self.rwe.to_json()
-    return d
+CompareConfig = protocol_configs.CompareConfig
+EVALUATORS = protocol_configs.COMPARE_EVALUATORS
 
 
 # Settings that do not change what a (strategy, seed) run computes: paths, and

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
 import os
 import pathlib
@@ -38,7 +37,6 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.data import images as images_lib
@@ -48,81 +46,17 @@ from jaxnas.evaluate import group_training as gt
 from jaxnas.evaluate import rwe_config
 from jaxnas.evaluate import trainable_network as tn
 from jaxnas.search import nsga
+from jaxnas.search import protocol_configs
 from jaxnas.search import table_free
 from jaxnas.spaces import cell as cell_lib
 from jaxnas.spaces import get_space
 
 __all__ = ["EVALUATORS", "NSGAConfig", "cost_fn", "run"]
 
-EVALUATORS = ("rwe", "train")
+EVALUATORS = protocol_configs.NSGA_EVALUATORS
 
 
-@dataclasses.dataclass(frozen=True)
-class NSGAConfig:
-  """One multi-objective search.
-
-  Attributes:
-    space: a cell-space spec (``nb201``, ``complete_dag:5``).
-    evaluator: the quality objective, ``rwe`` or ``train`` (:data:`EVALUATORS`).
-    cost: ``params``, ``flops`` or ``latency_<device>`` (a benchmark column).
-    generations: generations (generation 0 is random).
-    population: population size.
-    max_evaluations: distinct architectures evaluated (probed or trained), at most.
-    seed: the search's seed.
-    target: benchmark column of true accuracy (NB201 comparison).
-    probe: the random-weight probe (``evaluator="rwe"``).
-    training: each candidate's training budget (``evaluator="train"``; its
-      ``eval_images`` is ignored: ``val_images`` are used).
-    val_images: training images held out to score trained candidates.
-    final_training: the front's retraining budget (its ``seed`` replaced by
-      each final seed).
-    final_archs: front members retrained, spread evenly along the cost axis.
-    final_seeds: retraining seeds ``0 .. final_seeds - 1``.
-    images: a user ``.npz`` (``x`` uint8 NHWC, ``y`` int); "" = CIFAR-10.
-    images_dir: folder of ``cifar10/{train,test}.npz`` ("" = the default).
-    data_dir: benchmark data folder ("" = the default).
-    test_fraction: share of a user ``.npz`` held out as the final test set.
-  """
-
-  space: str = "nb201"
-  evaluator: str = "rwe"
-  cost: str = "params"
-  generations: int = 20
-  population: int = 50
-  max_evaluations: int = 1000
-  seed: int = 0
-  target: str = "cifar10_test"
-  probe: rwe_config.RWEConfig = rwe_config.RWEConfig(naswot_images=0)  # NASWOT unused here
-  training: gt.TrainingConfig = table_free.TableFreeConfig().search_training
-  val_images: int = 1000
-  final_training: gt.TrainingConfig = table_free.TableFreeConfig().final_training
-  final_archs: int = 5
-  final_seeds: int = table_free.TableFreeConfig().final_seeds
-  images: str = ""
-  images_dir: str = ""
-  data_dir: str = ""
-  test_fraction: float = 0.2
-
-  def __post_init__(self):
-    if self.evaluator not in EVALUATORS:
-      raise errors.ConfigError(f"--evaluator={self.evaluator!r}: expected one of {list(EVALUATORS)}")
-    for name in ("generations", "population", "max_evaluations", "val_images", "final_archs",
-                 "final_seeds"):
-      config_checks.check_int(f"--{name}", getattr(self, name))
-    config_checks.check_seed("--seed", self.seed)
-    if not 0 < self.test_fraction < 1:
-      raise errors.ConfigError(f"--test_fraction must be in (0, 1), got {self.test_fraction!r}")
-
-  def to_json(self) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(self)))
-
-  def fingerprinted(self) -> dict:
-    """The settings that decide the results (paths and the other evaluator's settings left out)."""
-    d = {k: v for k, v in self.to_json().items()
-         if k not in ("images", "images_dir", "data_dir")}
-    unused = (("training", "val_images", "final_training", "final_archs", "final_seeds",
-               "test_fraction") if self.evaluator == "rwe" else ("probe",))
-    return {k: v for k, v in d.items() if k not in unused}
+NSGAConfig = protocol_configs.NSGAConfig
 
 
 def cost_fn(name: str, space, bench, *, network: gt.TrainingConfig | None = None,

@@ -58,6 +58,7 @@ from jaxnas.evaluate import training_evaluator
 from jaxnas.evaluate import weak_labels as wl
 from jaxnas.search import base
 from jaxnas.search import outcomes
+from jaxnas.search import protocol_configs
 from jaxnas.search import registry
 from jaxnas.search import renas
 from jaxnas.search import runner
@@ -69,86 +70,12 @@ __all__ = ["SPLIT_SEED", "STRATEGIES", "SearchEvaluator", "Splits", "TableFreeCo
            "WEAK_LABEL_STRATEGIES", "WeakPriorReNAS", "fingerprint", "group_trainer",
            "image_fingerprint", "rea_settings", "retrain", "run", "split_images", "top_archs"]
 
-STRATEGIES = ("acenas", "renas", "rea", "random")
+STRATEGIES = protocol_configs.TABLE_FREE_STRATEGIES
 WEAK_LABEL_STRATEGIES = ("acenas", "renas")
 SPLIT_SEED = 20_221  # fixes which images form each split, whatever the training seeds
 
 
-@dataclasses.dataclass(frozen=True)
-class TableFreeConfig:
-  """A table-free search comparison and the retraining of its winners.
-
-  Attributes:
-    space: a cell-space spec (``complete_dag:5``, ``nb201``).
-    strategies: strategies compared (from :data:`STRATEGIES`).
-    budget: trained candidates per search (the same for every strategy).
-    seeds: search seeds ``first_seed .. first_seed + seeds - 1``.
-    first_seed: first search seed.
-    round_size: queries per round of the ranker strategies (and per batch of
-      random search); candidates of a batch train as one group.
-    pool_size: candidate pool of the ranker strategies (weak-labelled once).
-    ensemble_size: ranker ensemble members (0: the strategy's default).
-    num_steps: ranker training steps per round (0: the strategy's default).
-    weak_signals: weak-label signal groups (:data:`jaxnas.evaluate.weak_labels.GROUP_COLUMNS`).
-    search_training: the search's per-candidate budget (its ``seed`` is the
-      weight seed; ``eval_images`` is ignored: ``val_images`` are used).
-    val_images: training images held out to score search candidates.
-    final_training: the retraining budget (its ``seed`` is replaced by each
-      final seed).
-    final_top_k: architectures retrained per (strategy, search seed).
-    final_seeds: retraining seeds ``0 .. final_seeds - 1``.
-    images: a user ``.npz`` (``x`` uint8 NHWC, ``y`` int); "" = CIFAR-10.
-    images_dir: folder of ``cifar10/{train,test}.npz`` ("" = the default).
-    test_fraction: share of a user ``.npz`` held out as the final test set.
-  """
-
-  space: str = "complete_dag:5"
-  strategies: tuple[str, ...] = STRATEGIES
-  budget: int = 48
-  seeds: int = 3
-  first_seed: int = 0
-  round_size: int = 8
-  pool_size: int = 2000
-  ensemble_size: int = 0
-  num_steps: int = 0
-  weak_signals: tuple[str, ...] = wl.ZERO_COST_SIGNALS
-  search_training: gt.TrainingConfig = gt.TrainingConfig(epochs=1, channels=8, image_size=16,
-                                                         train_fraction=0.5, group_size=8)
-  val_images: int = 1000
-  final_training: gt.TrainingConfig = gt.TrainingConfig(epochs=5, channels=16, image_size=32,
-                                                        group_size=8)
-  final_top_k: int = 3
-  final_seeds: int = 2
-  images: str = ""
-  images_dir: str = ""
-  test_fraction: float = 0.2
-
-  def __post_init__(self):
-    for name in ("budget", "seeds", "round_size", "pool_size", "val_images", "final_top_k",
-                 "final_seeds"):
-      v = getattr(self, name)
-      if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise errors.ConfigError(f"--{name} must be an int >= 1, got {v!r}")
-    for name in ("first_seed", "ensemble_size", "num_steps"):
-      v = getattr(self, name)
-      if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise errors.ConfigError(f"--{name} must be an int >= 0, got {v!r}")
-    if not self.strategies or len(set(self.strategies)) != len(self.strategies):
-      raise errors.ConfigError(f"--strategy needs distinct names, got {list(self.strategies)}")
-    unknown = [s for s in self.strategies if s not in STRATEGIES]
-    if unknown:
-      raise errors.ConfigError(f"--evaluator=train runs the strategies {list(STRATEGIES)}; "
-                               f"got {unknown}")
-    if not 0 < self.test_fraction < 1:
-      raise errors.ConfigError(f"--test_fraction must be in (0, 1), got {self.test_fraction!r}")
-    wl.WeakLabelConfig(signals=tuple(self.weak_signals))  # names checked there
-
-  @property
-  def seed_list(self) -> list[int]:
-    return list(range(self.first_seed, self.first_seed + self.seeds))
-
-  def to_json(self) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(self)))
+TableFreeConfig = protocol_configs.TableFreeConfig
 
 
 # Settings that do not change what any one run, retraining or weak label computes:
