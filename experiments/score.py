@@ -154,7 +154,7 @@ def main(argv):
         space, graphdef, ranker.params, chunk_source(start), chunk_size=cs, top_k=FLAGS.top_k,
         score_norm=(ranker.score_mean, ranker.score_std), globals_fn=ranker.globals_fn,
         resume=resume, state_path=state_path, total=total, progress=progress,
-        fingerprint=fingerprint)
+        fingerprint=fingerprint, linear_fn=ranker.linear_fn, blend_weight=ranker.blend_weight)
     elapsed = time.time() - t0
     print()
     io_utils.atomic_write_csv(os.path.join(FLAGS.workdir, "top_k.csv"), [

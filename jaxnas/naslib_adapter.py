@@ -26,12 +26,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+import jax
 import numpy as np
 
 from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import features
 from jaxnas import graphs as graphs_lib
+from jaxnas import linear_blend
 from jaxnas import models
 from jaxnas import ranker_export
 from jaxnas import spaces
@@ -53,18 +55,23 @@ class JaxnasPredictor:
       returns their spread.
     seed: seed of initialisation and validation splits.
     use_cost_features: feed params/FLOPs when the space computes them.
+    blend_folds: K fold members that choose how much of a linear ranker to
+      blend in (:mod:`jaxnas.linear_blend`); 0: the GNN alone.
   """
 
   def __init__(self, space: str | spaces.Space = "nb201", *,
                model_config: models.ModelConfig | None = None,
                train_config: train.TrainConfig | None = None, ensemble_size: int = 1,
-               seed: int = 0, use_cost_features: bool = True):
+               seed: int = 0, use_cost_features: bool = True, blend_folds: int = 5):
     self.space = spaces.get_space(space) if isinstance(space, str) else space
     self.model_config = model_config or models.ModelConfig()
     self.train_config = train_config or train.TrainConfig()
     self.ensemble_size = config_checks.check_int("ensemble_size", ensemble_size)
     self.seed = seed
     self.use_cost_features = use_cost_features
+    self.blend_folds = config_checks.check_int("blend_folds", blend_folds, low=0)
+    if self.blend_folds == 1:
+      raise errors.ConfigError("blend_folds=1: use 0 (the GNN alone) or >= 2 folds")
     self._ranker: ranker_export.LoadedRanker | None = None  # set by fit() or load()
 
   # ----------------------------------------------------------- conversion
@@ -111,22 +118,38 @@ class JaxnasPredictor:
     glob = ((raw - feature_mean) / feature_std).astype(np.float32) if use_features else None
     mc = dataclasses.replace(self.model_config, num_globals=0 if glob is None else glob.shape[1])
     trainer = train.RankerTrainer(self.space, enc, mc, self.train_config, pool_globals=glob)
-    seeds = [self.seed * 1000 + k for k in range(self.ensemble_size)]
-    data = train.make_member_data([np.arange(enc.shape[0])] * self.ensemble_size,
-                                  [y] * self.ensemble_size, seeds,
+    n, e = enc.shape[0], self.ensemble_size
+    rows = [np.arange(n)] * e
+    seeds = [self.seed * 1000 + k for k in range(e)]
+    holdouts = []
+    if 2 <= self.blend_folds <= n:  # fold members: they choose the blend weight
+      fold = linear_blend.fold_ids(n, self.blend_folds, self.seed)
+      rows += [np.nonzero(fold != k)[0] for k in range(self.blend_folds)]
+      holdouts = [np.nonzero(fold == k)[0] for k in range(self.blend_folds)]
+      seeds += [self.seed * 1000 + 500 + k for k in range(self.blend_folds)]
+    data = train.make_member_data(rows, [y[r] for r in rows], seeds,
                                   val_fraction=self.train_config.val_fraction,
                                   num_tiers=mc.num_tiers)
     state = trainer.train(data, trainer.init_state(seeds))
     params = trainer.final_params(state, data)
     # Each member's scores are standardised with its own statistics on the
     # training archs, so scores of different query calls are comparable.
-    pool = trainer.score(params)  # [M, n]
+    pool = np.asarray(trainer.score(params))  # [M, n]
+    mean, std = pool.mean(axis=1), pool.std(axis=1) + 1e-8
+    blend = None
+    if holdouts:
+      z = (pool - mean[:, None]) / std[:, None]
+      x = linear_blend.design(self.space, enc, glob)
+      blend = linear_blend.fit_blend(x, y, np.arange(n), [
+          (rows[e + k], holdouts[k], z[e + k]) for k in range(len(holdouts))])
     self._ranker = ranker_export.LoadedRanker(
-        self.space, self.space.spec or "", mc, trainer.graphdef, params,
+        self.space, self.space.spec or "", mc, trainer.graphdef,
+        jax.tree.map(lambda a: a[:e], params),
         feature_mean=None if feature_mean is None else feature_mean.astype(np.float32),
         feature_std=None if feature_std is None else feature_std.astype(np.float32),
-        score_mean=pool.mean(axis=1).astype(np.float32),
-        score_std=(pool.std(axis=1) + 1e-8).astype(np.float32))
+        score_mean=mean[:e].astype(np.float32), score_std=std[:e].astype(np.float32),
+        linear=None if blend is None or not blend.weight else blend.linear,
+        blend_weight=0.0 if blend is None else blend.weight)
     return self
 
   def _fitted(self) -> ranker_export.LoadedRanker:
@@ -143,7 +166,8 @@ class JaxnasPredictor:
     raw = train.score_arrays(ranker.graphdef, ranker.params, graphs_lib.template_for(self.space),
                              arrays)
     z = (raw - ranker.score_mean[:, None]) / ranker.score_std[:, None]
-    return z.mean(axis=0), z.std(axis=0)
+    w = ranker.blend_weight
+    return (1 - w) * z.mean(axis=0) + w * ranker.linear_fn(enc), (1 - w) * z.std(axis=0)
 
   def query(self, xtest: Sequence, info=None) -> np.ndarray:
     """Scores ``[n]`` (higher = predicted better)."""
@@ -183,7 +207,8 @@ class JaxnasPredictor:
     return streaming.stream_top_k(
         self.space, ranker.graphdef, ranker.params, chunks, chunk_size=chunk_size, top_k=k,
         score_norm=(ranker.score_mean, ranker.score_std), globals_fn=ranker.globals_fn,
-        state_path=state_path, total=total, sub_chunk=min(1024, chunk_size))
+        state_path=state_path, total=total, sub_chunk=min(1024, chunk_size),
+        linear_fn=ranker.linear_fn, blend_weight=ranker.blend_weight)
 
   @property
   def params(self) -> types.RankerParams:
@@ -204,7 +229,8 @@ class JaxnasPredictor:
     ranker_export.export_ranker(
         directory, space_spec=self.space.spec, model_config=ranker.model_config,
         params=ranker.params, feature_mean=ranker.feature_mean, feature_std=ranker.feature_std,
-        score_mean=ranker.score_mean, score_std=ranker.score_std)
+        score_mean=ranker.score_mean, score_std=ranker.score_std, linear=ranker.linear,
+        blend_weight=ranker.blend_weight)
 
   @classmethod
   def load(cls, directory: str) -> "JaxnasPredictor":

@@ -36,6 +36,7 @@ from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import features
 from jaxnas import io_utils
+from jaxnas import linear_blend
 from jaxnas import metrics
 from jaxnas import models
 from jaxnas import pretrain as pretrain_lib
@@ -46,7 +47,7 @@ from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.data import registry
 
 __all__ = [
-    "LoadedBenchmark", "MemberSpec", "RunConfig", "evaluate", "fit_and_score", "library_versions",
+    "LoadedBenchmark", "MemberSpec", "RunConfig", "blend_results", "evaluate", "fit_and_score", "library_versions",
     "load_for_ranking", "markdown_table", "member_specs", "pool_features", "reference_results",
     "reference_sweep_runs", "run_fingerprint", "summarize", "sweep", "train_and_evaluate",
 ]
@@ -67,6 +68,9 @@ class RunConfig:
     train_size: labelled archs for training.
     seed: seed of the train/test split and of the rankers.
     ensemble_size: rankers trained on the same data, scores averaged.
+    blend_folds: K of the K-fold members that choose how much of a linear
+      ranker (one-hot ridge) to blend in (:mod:`jaxnas.linear_blend`); 0: the
+      GNN alone. Costs K more rankers in the same vmapped program.
     use_cost_features: feed params/FLOPs computed from the architecture.
     checkpoint_every: steps between checkpoints (0: only the final state).
     model: ranker architecture.
@@ -82,6 +86,7 @@ class RunConfig:
   train_size: int = 100
   seed: int = 0
   ensemble_size: int = 1
+  blend_folds: int = 5
   use_cost_features: bool = True
   checkpoint_every: int = 200
   model: models.ModelConfig = models.ModelConfig()
@@ -93,6 +98,9 @@ class RunConfig:
     config_checks.check_int("train_size", self.train_size)
     config_checks.check_seed("seed", self.seed)
     config_checks.check_int("ensemble_size", self.ensemble_size)
+    config_checks.check_int("blend_folds", self.blend_folds, low=0)
+    if self.blend_folds == 1:
+      raise errors.ConfigError("blend_folds=1: use 0 (the GNN alone) or >= 2 folds")
     config_checks.check_int("checkpoint_every", self.checkpoint_every, low=0)
     if self.on_invalid not in ("raise", "drop"):
       raise errors.ConfigError(f"on_invalid must be 'raise' or 'drop', got {self.on_invalid!r}")
@@ -177,12 +185,17 @@ def pool_features(config: RunConfig, bench: benchmark_lib.Benchmark):
 
 @dataclasses.dataclass
 class MemberSpec:
-  """One ranker to train: its train rows, seeds, and which group it scores for."""
+  """One ranker to train: its train rows, seeds, and which group it scores for.
+
+  A fold member (``holdout_rows`` set) only chooses the group's blend weight:
+  its scores of the held-out rows are out-of-fold predictions.
+  """
 
   train_rows: np.ndarray
   split_seed: int
   init_seed: int
   group: int
+  holdout_rows: np.ndarray | None = None
 
 
 def run_fingerprint(loaded: LoadedBenchmark, config: RunConfig,
@@ -281,13 +294,49 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   z = (raw - raw.mean(axis=1, keepdims=True)) / (raw.std(axis=1, keepdims=True) + 1e-8)
   groups = sorted({s.group for s in specs})
   member_group = np.asarray([s.group for s in specs])
-  mean = np.stack([z[member_group == g].mean(axis=0) for g in groups])
-  std = np.stack([z[member_group == g].std(axis=0) for g in groups])
-  return {"scores": mean, "std": std, "fit_time": fit_time, "query_time": query_time,
+  is_full = np.asarray([s.holdout_rows is None for s in specs])
+  mean = np.stack([z[(member_group == g) & is_full].mean(axis=0) for g in groups])
+  std = np.stack([z[(member_group == g) & is_full].std(axis=0) for g in groups])
+  blend = _blend_linear(loaded, bench, glob, specs, z, mean, groups)
+  w = np.asarray([b["weight"] for b in blend])[:, None]
+  linear = np.stack([b["scores"] for b in blend])
+  return {"scores": (1 - w) * mean + w * linear, "std": (1 - w) * std, "gnn_scores": mean,
+          "blend": blend, "fit_time": fit_time, "query_time": query_time,
           "trainer": trainer, "params": params, "feature_stats": feature_stats,
-          "score_stats": (raw.mean(axis=1), raw.std(axis=1) + 1e-8),
+          "score_stats": (raw[is_full].mean(axis=1), raw[is_full].std(axis=1) + 1e-8),
+          "full_members": is_full,
           "weak_features": None if plan is None else plan.features,
           "pretrain_time": pretrain_time}
+
+
+def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSpec],
+                  z: np.ndarray, gnn: np.ndarray, groups: Sequence[int]) -> list[dict]:
+  """Per group: the linear ranker and its blend weight from the group's fold members.
+
+  Args:
+    z: ``[M, N]`` standardised scores of every member.
+    gnn: ``[G, N]`` the full members' mean.
+
+  Returns:
+    ``[{"weight", "scores" [N], "linear": LinearRanker | None, "cv_taus"}]`` per group;
+    weight 0 (no linear ranker) for a group without fold members.
+  """
+  out = []
+  x = None
+  for gi, g in enumerate(groups):
+    folds = [(s.train_rows, s.holdout_rows, z[m]) for m, s in enumerate(specs)
+             if s.group == g and s.holdout_rows is not None]
+    if not folds:
+      out.append({"weight": 0.0, "scores": np.zeros_like(gnn[gi]), "linear": None,
+                  "cv_taus": None})
+      continue
+    if x is None:
+      x = linear_blend.design(bench.space, bench.encodings, glob)
+    rows = next(s.train_rows for s in specs if s.group == g and s.holdout_rows is None)
+    blend = linear_blend.fit_blend(x, loaded.labels, rows, folds)
+    out.append({"weight": blend.weight, "scores": blend.linear.scores(x), "linear": blend.linear,
+                "cv_taus": blend.cv_taus})
+  return out
 
 
 def _truncate_metrics(path: str, step: int) -> None:
@@ -305,6 +354,15 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, train_rows: np.ndarray) -> 
   out["spearman_all"] = metrics.ranking_report(scores, labels)["spearman"]
   out["num_test"] = int(test.sum())
   return out
+
+
+def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np.ndarray) -> dict:
+  """The blend weight of a group, its out-of-fold taus, and the GNN's own Kendall tau."""
+  b = out["blend"][group]
+  gnn = evaluate(out["gnn_scores"][group], loaded.labels, train_rows)
+  return {"blend_weight": b["weight"],
+          "blend_cv_taus": None if b["cv_taus"] is None else [round(t, 4) for t in b["cv_taus"]],
+          "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
 
 
 def reference_results(loaded: LoadedBenchmark, train_rows: np.ndarray, results: dict,
@@ -339,10 +397,19 @@ def reference_sweep_runs(loaded: LoadedBenchmark, runs, per_run: Sequence[dict],
   return out
 
 
-def member_specs(train_rows: np.ndarray, seed: int, ensemble_size: int, group: int) -> list[MemberSpec]:
-  """Ensemble members of one (split, seed): different inits and val splits."""
-  return [MemberSpec(train_rows, split_seed=seed * 1000 + k, init_seed=seed * 1000 + k, group=group)
-          for k in range(ensemble_size)]
+def member_specs(train_rows: np.ndarray, seed: int, ensemble_size: int, group: int,
+                 blend_folds: int = 0) -> list[MemberSpec]:
+  """Ensemble members of one (split, seed) (different inits and val splits), then
+  its ``blend_folds`` fold members (none when there are fewer archs than folds)."""
+  specs = [MemberSpec(train_rows, split_seed=seed * 1000 + k, init_seed=seed * 1000 + k,
+                      group=group) for k in range(ensemble_size)]
+  if 2 <= blend_folds <= len(train_rows):
+    fold = linear_blend.fold_ids(len(train_rows), blend_folds, seed)
+    for k in range(blend_folds):
+      specs.append(MemberSpec(train_rows[fold != k], split_seed=seed * 1000 + 500 + k,
+                              init_seed=seed * 1000 + 500 + k, group=group,
+                              holdout_rows=train_rows[fold == k]))
+  return specs
 
 
 def train_and_evaluate(config: RunConfig, workdir: str, *, log: Log = logging.info) -> dict:
@@ -369,7 +436,7 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
                         loaded: LoadedBenchmark) -> dict:
   bench = loaded.bench
   train_rows, _ = bench.split(config.seed, config.train_size)
-  specs = member_specs(train_rows, config.seed, config.ensemble_size, 0)
+  specs = member_specs(train_rows, config.seed, config.ensemble_size, 0, config.blend_folds)
   fingerprint = run_fingerprint(loaded, config, specs)
   io_utils.claim_config_json(workdir, fingerprint, {
       "config": config.to_dict(), "target": loaded.target, "benchmark_size": len(bench),
@@ -385,12 +452,19 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
         "scorer cannot compute for new architectures (use --pretrain_use=pretrain)")
   elif space_spec:
     fs = out["feature_stats"]
+    full = out["full_members"]  # fold members only chose the blend weight
     ranker_export.export_ranker(
         os.path.join(workdir, "ranker"), space_spec=space_spec,
-        model_config=out["trainer"].model_config, params=out["params"],
+        model_config=out["trainer"].model_config,
+        params=jax.tree.map(lambda a: a[full], out["params"]),
         feature_mean=None if fs is None else fs[0], feature_std=None if fs is None else fs[1],
-        score_mean=out["score_stats"][0], score_std=out["score_stats"][1])
+        score_mean=out["score_stats"][0], score_std=out["score_stats"][1],
+        linear=out["blend"][0]["linear"], blend_weight=out["blend"][0]["weight"])
   results = evaluate(scores, loaded.labels, train_rows)
+  results.update(blend_results(out, 0, loaded, train_rows))
+  if results["blend_weight"]:
+    log(f"blend: {results['blend_weight']:.2f} of the linear ranker (out-of-fold Kendall tau "
+        f"per weight {linear_blend.BLEND_WEIGHTS}: {results['blend_cv_taus']})")
   results.update(reference_results(loaded, train_rows, results, log))
   results.update({"train_size": config.train_size, "seed": config.seed,
                   "fit_time": round(out["fit_time"], 3), "query_time": round(out["query_time"], 3),
@@ -419,7 +493,8 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
   return results
 
 
-SUMMARY_KEYS = ("kendalltau_all", "kendalltau", "spearman", "precision_10")
+SUMMARY_KEYS = ("kendalltau_all", "kendalltau", "spearman", "precision_10", "gnn_kendalltau_all",
+                "blend_weight")
 
 
 # (train rows [T], seed) -> scores [N] of every benchmark arch: a method scored
@@ -460,7 +535,8 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
     for seed in seeds:
       rows, _ = bench.split(seed, size)
       runs.append((size, seed, rows))
-      specs += member_specs(rows, seed, config.ensemble_size, group=len(runs) - 1)
+      specs += member_specs(rows, seed, config.ensemble_size, group=len(runs) - 1,
+                            blend_folds=config.blend_folds)
   fingerprint = run_fingerprint(loaded, config, specs)
   io_utils.claim_config_json(workdir, fingerprint, {
       "config": config.to_dict(), "target": loaded.target, "train_sizes": list(train_sizes),
@@ -472,6 +548,7 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
   per_run = []
   for g, (size, seed, rows) in enumerate(runs):
     res = evaluate(out["scores"][g], loaded.labels, rows)
+    res.update(blend_results(out, g, loaded, rows))
     res.update({"train_size": size, "seed": seed, "method": "jaxnas"})
     per_run.append(res)
   per_run += reference_sweep_runs(loaded, runs, per_run, log)

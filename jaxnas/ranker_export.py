@@ -2,7 +2,8 @@
 
 ``export_ranker`` writes the final (model-selected) parameters of M members with
 everything needed to score new architectures: the space spec, the model config,
-the standardisation of the cost features and of each member's scores. It goes
+the standardisation of the cost features and of each member's scores, and the
+linear ranker blended in with its weight (:mod:`jaxnas.linear_blend`). It goes
 through :mod:`jaxnas.checkpoint` (orbax). ``load_ranker`` rebuilds it.
 """
 
@@ -19,6 +20,7 @@ from jaxnas import checkpoint as checkpoint_lib
 from jaxnas import errors
 from jaxnas import features
 from jaxnas import graphs as graphs_lib
+from jaxnas import linear_blend
 from jaxnas import models
 from jaxnas import spaces
 from jaxnas import types
@@ -28,7 +30,8 @@ __all__ = ["LoadedRanker", "export_ranker", "load_ranker"]
 
 @dataclasses.dataclass
 class LoadedRanker:
-  """A ranker ready to score: ``scores = (apply(params) - mean) / std``."""
+  """A ranker ready to score: ``(1 - w) * mean over members of (apply(params) - mean) / std
+  + w * linear``, ``w = blend_weight``."""
 
   space: spaces.Space
   space_spec: str
@@ -39,6 +42,8 @@ class LoadedRanker:
   feature_std: np.ndarray | None  # [G]
   score_mean: np.ndarray  # [M]
   score_std: np.ndarray  # [M]
+  linear: linear_blend.LinearRanker | None = None
+  blend_weight: float = 0.0
 
   @property
   def num_members(self) -> int:
@@ -56,6 +61,11 @@ class LoadedRanker:
       raise errors.ConfigError(
           f"the ranker was trained on {self.space_spec!r}, whose node features are specific "
           f"to that space; it cannot score {space.spec or space.name!r}")
+    if self.linear is not None and space.spec != self.space.spec:
+      # The blended linear ranker reads this space's one-hot choices.
+      raise errors.ConfigError(
+          f"the ranker was trained on {self.space_spec!r} with a linear ranker blended in "
+          f"(weight {self.blend_weight}); it cannot score {space.spec or space.name!r}")
     if self.feature_mean is not None:
       width = features.cost_features(space, space.sample(jax.random.key(0), 1)).shape[1]
       if width != self.feature_mean.shape[0]:
@@ -73,10 +83,18 @@ class LoadedRanker:
     raw = features.cost_features(self.space, encodings)
     return ((raw - self.feature_mean) / self.feature_std).astype(np.float32)
 
+  def linear_fn(self, encodings: np.ndarray) -> np.ndarray:
+    """Standardised scores ``[n]`` of the blended linear ranker (zeros without one)."""
+    if self.linear is None:
+      return np.zeros(encodings.shape[0], np.float32)
+    x = linear_blend.design(self.space, encodings, self.globals_fn(encodings))
+    return self.linear.scores(x).astype(np.float32)
+
 
 def export_ranker(directory: str, *, space_spec: str, model_config: models.ModelConfig,
                   params: types.RankerParams, feature_mean=None, feature_std=None, score_mean,
-                  score_std) -> None:
+                  score_std, linear: linear_blend.LinearRanker | None = None,
+                  blend_weight: float = 0.0) -> None:
   """Writes the ranker to ``directory``, replacing an earlier export atomically.
 
   The new export is written beside the old one and swapped in by renames, so a
@@ -86,24 +104,21 @@ def export_ranker(directory: str, *, space_spec: str, model_config: models.Model
   tmp = f"{directory}.tmp-{os.getpid()}"
   if os.path.exists(tmp):
     shutil.rmtree(tmp)
-  _write(tmp, space_spec, model_config, params, feature_mean, feature_std, score_mean, score_std)
+  meta = {"space": space_spec, "model_config": dataclasses.asdict(model_config),
+          "feature_mean": None if feature_mean is None else np.asarray(feature_mean).tolist(),
+          "feature_std": None if feature_std is None else np.asarray(feature_std).tolist(),
+          "score_mean": np.asarray(score_mean).tolist(), "score_std": np.asarray(score_std).tolist(),
+          "linear": None if linear is None or not blend_weight else linear.to_json(),
+          "blend_weight": float(blend_weight) if linear is not None else 0.0}
+  ckpt = checkpoint_lib.Checkpointer(tmp, max_to_keep=1)
+  ckpt.save(0, params, meta)
+  ckpt.close()
   old = f"{directory}.old-{os.getpid()}"
   if os.path.exists(directory):
     os.rename(directory, old)
   os.rename(tmp, directory)
   if os.path.exists(old):
     shutil.rmtree(old)
-
-
-def _write(directory, space_spec, model_config, params, feature_mean, feature_std, score_mean,
-           score_std) -> None:
-  ckpt = checkpoint_lib.Checkpointer(directory, max_to_keep=1)
-  meta = {"space": space_spec, "model_config": dataclasses.asdict(model_config),
-          "feature_mean": None if feature_mean is None else np.asarray(feature_mean).tolist(),
-          "feature_std": None if feature_std is None else np.asarray(feature_std).tolist(),
-          "score_mean": np.asarray(score_mean).tolist(), "score_std": np.asarray(score_std).tolist()}
-  ckpt.save(0, params, meta)
-  ckpt.close()
 
 
 def load_ranker(directory: str) -> LoadedRanker:
@@ -120,7 +135,10 @@ def load_ranker(directory: str) -> LoadedRanker:
   try:
     space = spaces.get_space(meta["space"])
     config = models.ModelConfig(**meta["model_config"])
-  except (KeyError, TypeError) as e:
+    linear = (None if meta.get("linear") is None
+              else linear_blend.LinearRanker.from_json(meta["linear"]))
+    blend_weight = float(meta.get("blend_weight", 0.0)) if linear is not None else 0.0
+  except (KeyError, TypeError, ValueError) as e:
     raise errors.CheckpointError(f"{directory!r}: malformed ranker metadata ({e})") from None
   template = graphs_lib.template_for(space)
   m = len(meta["score_mean"])
@@ -136,4 +154,4 @@ def load_ranker(directory: str) -> LoadedRanker:
                       None if fm is None else np.asarray(fm, np.float32),
                       None if fs is None else np.asarray(fs, np.float32),
                       np.asarray(meta["score_mean"], np.float32),
-                      np.asarray(meta["score_std"], np.float32))
+                      np.asarray(meta["score_std"], np.float32), linear, blend_weight)

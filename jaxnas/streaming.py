@@ -79,15 +79,17 @@ def sampled_chunks(space: base.Space, chunk_size: int, total: int, *, seed: int 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "template", "k", "sub_chunk"),
                    donate_argnums=(0,))
-def _merge_step(carry, graphdef, params, norm, template, arrays, enc, valid, k, sub_chunk):
+def _merge_step(carry, graphdef, params, norm, template, arrays, enc, valid, linear, weight, k,
+                sub_chunk):
   """Scores one chunk with every member and merges it into the running top-k."""
   top_scores, top_std, top_enc = carry
   scores = train.member_scores(graphdef, params, template, arrays, sub_chunk)
   # Members score on different scales: standardise each with its statistics
   # over the training pool before taking the ensemble mean and spread.
   scores = (scores - norm[0][:, None]) / norm[1][:, None]
-  mean = jnp.where(valid, scores.mean(axis=0), -jnp.inf)
-  std = scores.std(axis=0)
+  mean = (1 - weight) * scores.mean(axis=0) + weight * linear
+  mean = jnp.where(valid, mean, -jnp.inf)
+  std = (1 - weight) * scores.std(axis=0)
   all_scores = jnp.concatenate([top_scores, mean])
   all_std = jnp.concatenate([top_std, std])
   all_enc = jnp.concatenate([top_enc, enc])
@@ -102,7 +104,9 @@ def stream_top_k(space: base.Space, graphdef: types.RankerGraphDef, params: type
                  resume: TopK | None = None, state_path: str | None = None,
                  save_every: int = 10, total: int | None = None, sub_chunk: int = 1024,
                  progress: Callable[[dict], None] | None = None,
-                 fingerprint: str | None = None) -> TopK:
+                 fingerprint: str | None = None,
+                 linear_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+                 blend_weight: float = 0.0) -> TopK:
   """Scores a stream of candidate chunks and keeps the top-k.
 
   Args:
@@ -122,6 +126,9 @@ def stream_top_k(space: base.Space, graphdef: types.RankerGraphDef, params: type
       divide ``chunk_size``).
     progress: called after each chunk with ``{"scored", "per_s", "eta_s", "chunk"}``.
     fingerprint: stored with the saved state (see :func:`load_top_k`).
+    linear_fn: standardised scores ``[n]`` of a linear ranker blended in
+      (:mod:`jaxnas.linear_blend`; None: none).
+    blend_weight: its weight ``w``: the score is ``(1 - w) * ensemble mean + w * linear``.
 
   Returns:
     The final :class:`TopK` (sorted, best first; empty slots dropped).
@@ -162,8 +169,10 @@ def stream_top_k(space: base.Space, graphdef: types.RankerGraphDef, params: type
     valid = np.arange(chunk_size) < n
     glob = globals_fn(padded) if globals_fn is not None else None
     arrays = graphs_lib.encode(space, padded, glob)
-    carry = _merge_step(carry, graphdef, params, norm, template, arrays, padded, valid, top_k,
-                        min(sub_chunk, chunk_size))
+    linear = (np.zeros(chunk_size, np.float32) if linear_fn is None or not blend_weight
+              else np.asarray(linear_fn(padded), np.float32))
+    carry = _merge_step(carry, graphdef, params, norm, template, arrays, padded, valid, linear,
+                        np.float32(blend_weight), top_k, min(sub_chunk, chunk_size))
     scored += n
     next_chunk = c + 1
     since_save += 1
