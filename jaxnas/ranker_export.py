@@ -56,16 +56,16 @@ class LoadedRanker:
       raise errors.ConfigError(
           f"the ranker was trained on {self.space_spec!r} with node ops {list(self.space.node_vocab)}; "
           f"{space.spec or space.name!r} has {list(space.node_vocab)}")
-    if self.space.num_node_features and space.spec != self.space.spec:
-      # Numeric node features (chains) are laid out and standardised per space.
-      raise errors.ConfigError(
-          f"the ranker was trained on {self.space_spec!r}, whose node features are specific "
-          f"to that space; it cannot score {space.spec or space.name!r}")
     if self.linear is not None and space.spec != self.space.spec:
       # The blended linear ranker reads this space's one-hot choices.
       raise errors.ConfigError(
           f"the ranker was trained on {self.space_spec!r} with a linear ranker blended in "
           f"(weight {self.blend_weight}); it cannot score {space.spec or space.name!r}")
+    if self.space.num_node_features and space.spec != self.space.spec:
+      # Numeric node features (chains) are laid out and standardised per space.
+      raise errors.ConfigError(
+          f"the ranker was trained on {self.space_spec!r}, whose node features are specific "
+          f"to that space; it cannot score {space.spec or space.name!r}")
     if self.feature_mean is not None:
       width = features.cost_features(space, space.sample(jax.random.key(0), 1)).shape[1]
       if width != self.feature_mean.shape[0]:

@@ -1,0 +1,127 @@
+"""The linear ranker blended into the GNN: weight choice, protocol results, export, predictor."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from jaxnas import JaxnasPredictor
+from jaxnas import errors
+from jaxnas import linear_blend
+from jaxnas import models
+from jaxnas import protocol
+from jaxnas import ranker_export
+from jaxnas import spaces
+from jaxnas import streaming
+from jaxnas import train
+from jaxnas.data import csv_table
+
+SPEC = "chain:5:identity,mb3_k3,mb6_k5@strides=1,2,1,2,1"
+TINY_MODEL = models.ModelConfig(hidden=8, num_layers=1, head_hidden=8, num_tiers=0)
+TINY_TRAIN = train.TrainConfig(num_steps=20, eval_every=10, batch_size=16)
+
+
+def additive_quality(enc: np.ndarray) -> np.ndarray:
+  """A rule a linear model on one-hot choices fits exactly (no ties)."""
+  return (enc * np.arange(1, 6)).sum(axis=1) + (enc[:, 1] == 0) * 3.0 + 1e-3 * enc[:, 4] ** 2
+
+
+@pytest.fixture(scope="module")
+def chain_table(tmp_path_factory):
+  space = spaces.get_space(SPEC)
+  enc = space.enumerate()
+  path = str(tmp_path_factory.mktemp("blend") / "chain.csv")
+  csv_table.write_csv(path, {"arch": space.format_many(enc), "acc": additive_quality(enc).tolist()})
+  return path
+
+
+def _config(path, **changes):
+  return protocol.RunConfig(benchmark=path, space=SPEC, target="acc", train_size=30, seed=0,
+                            checkpoint_every=0, model=TINY_MODEL, train=TINY_TRAIN, **changes)
+
+
+@pytest.fixture(scope="module")
+def blended_run(chain_table, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("blended") / "w"
+  return workdir, protocol.train_and_evaluate(_config(chain_table), str(workdir),
+                                              log=lambda m: None)
+
+
+def test_choose_weight_follows_the_better_ranker_and_prefers_the_gnn_on_ties():
+  rng = np.random.default_rng(0)
+  labels = rng.normal(size=40)
+  noise = rng.normal(size=40)
+  assert linear_blend.choose_weight(labels, noise, labels)[0] == 0.0
+  w, taus = linear_blend.choose_weight(noise, labels, labels)
+  assert w == 1.0
+  for weight, tau in zip(linear_blend.BLEND_WEIGHTS, taus):  # scipy as the oracle
+    assert tau == pytest.approx(stats.kendalltau((1 - weight) * noise + weight * labels,
+                                                 labels).statistic, abs=1e-9)
+  assert linear_blend.choose_weight(labels, labels, labels)[0] == 0.0  # a tie: the GNN
+
+
+def test_fold_ids_are_balanced_and_seeded():
+  ids = linear_blend.fold_ids(23, 5, seed=3)
+  assert sorted(np.bincount(ids).tolist()) == [4, 4, 5, 5, 5]
+  np.testing.assert_array_equal(ids, linear_blend.fold_ids(23, 5, seed=3))
+  assert not np.array_equal(ids, linear_blend.fold_ids(23, 5, seed=4))
+
+
+def test_protocol_blends_in_the_linear_ranker_where_it_ranks_better(blended_run, chain_table,
+                                                                    tmp_path):
+  workdir, res = blended_run
+  # 20 steps of a width-8 GNN against a rule the ridge fits exactly: the folds see it.
+  assert res["blend_weight"] > 0 and len(res["blend_cv_taus"]) == len(linear_blend.BLEND_WEIGHTS)
+  assert res["kendalltau_all"] > res["gnn_kendalltau_all"]
+  assert json.load(open(workdir / "config.json"))["config"]["blend_folds"] == 5
+  # The fold members never change the GNN itself: the same run without them has the
+  # same GNN scores (members train independently inside the vmapped program).
+  alone = protocol.train_and_evaluate(_config(chain_table, blend_folds=0), str(tmp_path / "a"),
+                                      log=lambda m: None)
+  assert alone["blend_weight"] == 0.0 and alone["blend_cv_taus"] is None
+  assert alone["kendalltau_all"] == alone["gnn_kendalltau_all"]
+  assert alone["gnn_kendalltau_all"] == pytest.approx(res["gnn_kendalltau_all"], abs=1e-6)
+  with pytest.raises(errors.ConfigError, match="blend_folds=1"):
+    _config(chain_table, blend_folds=1)
+
+
+def test_exported_ranker_scores_as_the_protocol_did(blended_run):
+  """score / stream_top_k read the linear ranker and weight from the export."""
+  workdir, res = blended_run
+  with open(workdir / "predictions.csv") as f:
+    rows = list(csv.DictReader(f))
+  want = {r["arch"]: float(r["score"]) for r in rows}
+  ranker = ranker_export.load_ranker(str(workdir))
+  assert ranker.blend_weight == res["blend_weight"] and ranker.linear is not None
+  space = ranker.space
+  top = streaming.stream_top_k(space, ranker.graphdef, ranker.params,
+                               streaming.exhaustive_chunks(space, 64), chunk_size=64, top_k=10,
+                               score_norm=(ranker.score_mean, ranker.score_std),
+                               globals_fn=ranker.globals_fn, sub_chunk=64,
+                               linear_fn=ranker.linear_fn, blend_weight=ranker.blend_weight)
+  best = sorted(want, key=want.get, reverse=True)[:10]
+  assert [space.format(e) for e in top.encodings] == best
+  np.testing.assert_allclose(top.scores, [want[a] for a in best], atol=2e-4)
+  with pytest.raises(errors.ConfigError, match="linear ranker blended in"):
+    ranker.graphdef_for(spaces.get_space("chain:5:identity,mb3_k3,mb6_k5"))
+
+
+def test_predictor_blends_and_round_trips(tmp_path):
+  space = spaces.get_space(SPEC)
+  enc = space.enumerate()
+  y = additive_quality(enc)
+  rows = np.random.default_rng(0).permutation(len(enc))[:30]
+  predictor = JaxnasPredictor(SPEC, model_config=TINY_MODEL, train_config=TINY_TRAIN)
+  predictor.fit(enc[rows], y[rows])
+  ranker = predictor._fitted()  # pylint: disable=protected-access
+  assert ranker.blend_weight > 0 and ranker.num_members == 1
+  scores = predictor.query(enc)
+  gnn_only = JaxnasPredictor(SPEC, model_config=TINY_MODEL, train_config=TINY_TRAIN,
+                             blend_folds=0).fit(enc[rows], y[rows])
+  assert (stats.kendalltau(scores, y).statistic
+          > stats.kendalltau(gnn_only.query(enc), y).statistic)
+  predictor.save(str(tmp_path / "r"))
+  np.testing.assert_allclose(JaxnasPredictor.load(str(tmp_path / "r")).query(enc), scores,
+                             atol=1e-5)
