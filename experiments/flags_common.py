@@ -45,6 +45,9 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
   flags.DEFINE_integer("eval_every", None, "Steps between validation checks / progress lines"
                        + _LIB)
   flags.DEFINE_integer("ensemble_size", 1, "Rankers trained together on the same data (vmapped).")
+  flags.DEFINE_integer("blend_folds", None, "K fold rankers (trained beside the ranker) that "
+                       "choose how much of a one-hot ridge to blend into its scores; 0: the GNN "
+                       "alone" + _LIB)
   flags.DEFINE_bool("cost_features", True, "Feed params/FLOPs computed from the architecture.")
   flags.DEFINE_integer("checkpoint_every", 200, "Steps between orbax checkpoints.")
   flags.DEFINE_integer("seed", 0, "Seed of the split and the rankers.")
@@ -113,5 +116,6 @@ def run_config_from_flags(train_size: int = 100):
       benchmark=FLAGS.benchmark, target=FLAGS.target, space=FLAGS.space, data_dir=FLAGS.data_dir,
       on_invalid=FLAGS.on_invalid, train_size=train_size, seed=FLAGS.seed,
       ensemble_size=FLAGS.ensemble_size, use_cost_features=FLAGS.cost_features,
-      checkpoint_every=FLAGS.checkpoint_every, model=model, train=tc, pretrain=pre)
+      checkpoint_every=FLAGS.checkpoint_every, model=model, train=tc, pretrain=pre,
+      **_given(blend_folds="blend_folds"))
 

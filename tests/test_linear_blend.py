@@ -60,6 +60,10 @@ def test_choose_weight_follows_the_better_ranker_and_prefers_the_gnn_on_ties():
     assert tau == pytest.approx(stats.kendalltau((1 - weight) * noise + weight * labels,
                                                  labels).statistic, abs=1e-9)
   assert linear_blend.choose_weight(labels, labels, labels)[0] == 0.0  # a tie: the GNN
+  # A blend whose out-of-fold tau is ahead by no more than MIN_GAIN is not used.
+  slightly = labels + 0.05 * noise
+  w, taus = linear_blend.choose_weight(slightly, labels, labels)
+  assert (w > 0) == (max(taus) - taus[0] > linear_blend.MIN_GAIN)
 
 
 def test_fold_ids_are_balanced_and_seeded():
