@@ -542,8 +542,10 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
       "config": config.to_dict(), "target": loaded.target, "train_sizes": list(train_sizes),
       "seeds": list(seeds), "features": features.describe(bench.space, config.use_cost_features),
       "versions": library_versions()})
-  log(f"{bench.name}: {len(runs)} runs x {config.ensemble_size} members = {len(specs)} rankers "
-      "trained together")
+  folds = sum(s.holdout_rows is not None for s in specs)
+  log(f"{bench.name}: {len(runs)} runs x {config.ensemble_size} members"
+      + (f" + {folds} fold members (they choose the linear blend)" if folds else "")
+      + f" = {len(specs)} rankers trained together")
   out = fit_and_score(loaded, config, specs, workdir, log=log, fingerprint=fingerprint)
   per_run = []
   for g, (size, seed, rows) in enumerate(runs):
