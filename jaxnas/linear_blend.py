@@ -29,8 +29,8 @@ from jaxnas import metrics
 from jaxnas import reference_baseline
 from jaxnas.spaces import base
 
-__all__ = ["BLEND_WEIGHTS", "Blend", "MIN_GAIN", "LinearRanker", "choose_weight", "design", "fit", "fit_blend",
-           "fold_ids"]
+__all__ = ["BLEND_WEIGHTS", "Blend", "LinearRanker", "MIN_GAIN", "choose_weight", "design", "fit",
+           "fit_blend", "fold_ids"]
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MIN_GAIN = 0.01  # out-of-fold Kendall tau a blend needs above the GNN alone

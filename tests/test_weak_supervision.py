@@ -241,7 +241,9 @@ def test_pretrain_then_finetune_end_to_end(tmp_path, monkeypatch):
   monkeypatch.setattr(protocol, "load_for_ranking", lambda cfg: loaded)
   messages = []
   out = protocol.sweep(config, [20, 30], [0, 1], str(tmp_path / "sweep"), log=messages.append)
-  assert any("pretrained 2 distinct initialisation(s)" in m for m in messages)
+  # Two seeds, each a ranker and its 5 fold members (the blend's), all pretrained.
+  distinct = 2 * (1 + config.blend_folds)
+  assert any(f"pretrained {distinct} distinct initialisation(s)" in m for m in messages)
   # Four jaxnas runs, each with the built-in one-hot ridge reference on its split.
   assert sorted(r["method"] for r in out["runs"]) == ["jaxnas"] * 4 + ["onehot_ridge"] * 4
   assert all(np.isfinite(r["kendalltau_all"]) for r in out["runs"])
