@@ -17,6 +17,7 @@ Entry points keep their heavy imports (jax, orbax, the library) inside
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -83,7 +84,13 @@ def guarded(main: Callable[[list[str]], object]) -> Callable[[list[str]], object
 
 def run(main: Callable[[list[str]], object]) -> None:
   """``app.run(main)`` with one-line errors, exit 0 for ``--help``, quiet logs."""
-  app.run(guarded(main), flags_parser=_parse_flags)
+  try:
+    app.run(guarded(main), flags_parser=_parse_flags)
+  except BrokenPipeError:
+    # The reader went away (``--help | head``): nothing left to tell it. Point stdout at
+    # /dev/null so that the interpreter's final flush does not raise again.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
 
 
 def quiet_library_logs() -> None:

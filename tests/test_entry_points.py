@@ -105,6 +105,18 @@ def test_flag_definitions_do_not_load_jax(name):
   assert out.stdout.strip() == "False", out.stdout + out.stderr
 
 
+def test_help_into_a_closed_pipe_exits_quietly():
+  """``--help | head -1``: the reader leaves early; no BrokenPipeError traceback."""
+  proc = subprocess.Popen([sys.executable, "-m", "experiments.search", "--help"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+  assert proc.stdout.read(20)  # the first bytes arrived; then the reader goes away
+  proc.stdout.close()
+  stderr = proc.stderr.read().decode()
+  assert proc.wait() == 0, stderr
+  assert "Traceback" not in stderr, stderr
+
+
 def test_refused_rerun_leaves_the_workdir_untouched(run_entry, trained, table):
   """Case 2: another --hidden used to be refused only after config.json was rewritten."""
   before = snapshot(trained)
