@@ -220,9 +220,13 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   checkpoint; a checkpoint with another one is never resumed.
 
   Returns:
-    ``{"scores": [G, N] ensemble-mean z-scored scores, "std": [G, N],
-    "fit_time": s, "query_time": s, "trainer": RankerTrainer, "params": ...}``
-    for the G groups of ``specs``.
+    ``{"scores": [G, N], "std": [G, N], "gnn_scores": [G, N], "blend": [G dicts],
+    "full_members": bool [M], "fit_time": s, "query_time": s, "trainer":
+    RankerTrainer, "params": ...}`` for the G groups of ``specs``: ``gnn_scores``
+    is the mean of the group's full members' z-scored scores, ``scores`` that
+    blended with the group's linear ranker (``blend``; weight 0 without fold
+    members), ``params`` every member's (fold members included: slice with
+    ``full_members``).
   """
   bench = loaded.bench
   glob, feature_stats = pool_features(config, bench)
