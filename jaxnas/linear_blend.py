@@ -25,12 +25,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jaxnas import config_checks
+from jaxnas import errors
 from jaxnas import metrics
 from jaxnas import reference_baseline
 from jaxnas.spaces import base
 
-__all__ = ["BLEND_WEIGHTS", "Blend", "LinearRanker", "MIN_GAIN", "choose_weight", "design", "fit",
-           "fit_blend", "fold_ids"]
+__all__ = ["BLEND_WEIGHTS", "Blend", "LinearRanker", "MIN_GAIN", "check_folds", "choose_weight",
+           "design", "fit", "fit_blend", "fold_ids", "fold_splits"]
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MIN_GAIN = 0.01  # out-of-fold Kendall tau a blend needs above the GNN alone
@@ -96,6 +98,27 @@ def fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
   ids = np.empty(n, np.int64)
   ids[np.random.default_rng(seed).permutation(n)] = np.arange(n) % folds
   return ids
+
+
+def check_folds(folds: int) -> int:
+  """``folds`` if it is 0 (the GNN alone) or >= 2, else ConfigError."""
+  config_checks.check_int("blend_folds", folds, low=0)
+  if folds == 1:
+    raise errors.ConfigError("blend_folds=1: use 0 (the GNN alone) or >= 2 folds")
+  return folds
+
+
+def fold_splits(rows: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+  """The fold members of one ranker: ``(train_rows, holdout_rows, member seed)`` per fold.
+
+  None (an empty list) when ``folds`` is 0 or there are fewer archs than folds. The
+  member seeds (``seed * 1000 + 500 + k``) stay clear of the ensemble's (``seed * 1000 + k``).
+  """
+  rows = np.asarray(rows)
+  if not 2 <= folds <= len(rows):
+    return []
+  fold = fold_ids(len(rows), folds, seed)
+  return [(rows[fold != k], rows[fold == k], seed * 1000 + 500 + k) for k in range(folds)]
 
 
 def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray,

@@ -69,9 +69,7 @@ class JaxnasPredictor:
     self.ensemble_size = config_checks.check_int("ensemble_size", ensemble_size)
     self.seed = seed
     self.use_cost_features = use_cost_features
-    self.blend_folds = config_checks.check_int("blend_folds", blend_folds, low=0)
-    if self.blend_folds == 1:
-      raise errors.ConfigError("blend_folds=1: use 0 (the GNN alone) or >= 2 folds")
+    self.blend_folds = linear_blend.check_folds(blend_folds)
     self._ranker: ranker_export.LoadedRanker | None = None  # set by fit() or load()
 
   # ----------------------------------------------------------- conversion
@@ -119,14 +117,10 @@ class JaxnasPredictor:
     mc = dataclasses.replace(self.model_config, num_globals=0 if glob is None else glob.shape[1])
     trainer = train.RankerTrainer(self.space, enc, mc, self.train_config, pool_globals=glob)
     n, e = enc.shape[0], self.ensemble_size
-    rows = [np.arange(n)] * e
-    seeds = [self.seed * 1000 + k for k in range(e)]
-    holdouts = []
-    if 2 <= self.blend_folds <= n:  # fold members: they choose the blend weight
-      fold = linear_blend.fold_ids(n, self.blend_folds, self.seed)
-      rows += [np.nonzero(fold != k)[0] for k in range(self.blend_folds)]
-      holdouts = [np.nonzero(fold == k)[0] for k in range(self.blend_folds)]
-      seeds += [self.seed * 1000 + 500 + k for k in range(self.blend_folds)]
+    # The ensemble, then the fold members that choose the blend weight.
+    folds = linear_blend.fold_splits(np.arange(n), self.blend_folds, self.seed)
+    rows = [np.arange(n)] * e + [fit_rows for fit_rows, _, _ in folds]
+    seeds = [self.seed * 1000 + k for k in range(e)] + [s for _, _, s in folds]
     data = train.make_member_data(rows, [y[r] for r in rows], seeds,
                                   val_fraction=self.train_config.val_fraction,
                                   num_tiers=mc.num_tiers)
@@ -137,11 +131,11 @@ class JaxnasPredictor:
     pool = np.asarray(trainer.score(params))  # [M, n]
     mean, std = pool.mean(axis=1), pool.std(axis=1) + 1e-8
     blend = None
-    if holdouts:
+    if folds:
       z = (pool - mean[:, None]) / std[:, None]
       x = linear_blend.design(self.space, enc, glob)
       blend = linear_blend.fit_blend(x, y, np.arange(n), [
-          (rows[e + k], holdouts[k], z[e + k]) for k in range(len(holdouts))])
+          (fit_rows, held, z[e + k]) for k, (fit_rows, held, _) in enumerate(folds)])
     self._ranker = ranker_export.LoadedRanker(
         self.space, self.space.spec or "", mc, trainer.graphdef,
         jax.tree.map(lambda a: a[:e], params),

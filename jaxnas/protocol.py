@@ -98,9 +98,7 @@ class RunConfig:
     config_checks.check_int("train_size", self.train_size)
     config_checks.check_seed("seed", self.seed)
     config_checks.check_int("ensemble_size", self.ensemble_size)
-    config_checks.check_int("blend_folds", self.blend_folds, low=0)
-    if self.blend_folds == 1:
-      raise errors.ConfigError("blend_folds=1: use 0 (the GNN alone) or >= 2 folds")
+    linear_blend.check_folds(self.blend_folds)
     config_checks.check_int("checkpoint_every", self.checkpoint_every, low=0)
     if self.on_invalid not in ("raise", "drop"):
       raise errors.ConfigError(f"on_invalid must be 'raise' or 'drop', got {self.on_invalid!r}")
@@ -407,12 +405,9 @@ def member_specs(train_rows: np.ndarray, seed: int, ensemble_size: int, group: i
   its ``blend_folds`` fold members (none when there are fewer archs than folds)."""
   specs = [MemberSpec(train_rows, split_seed=seed * 1000 + k, init_seed=seed * 1000 + k,
                       group=group) for k in range(ensemble_size)]
-  if 2 <= blend_folds <= len(train_rows):
-    fold = linear_blend.fold_ids(len(train_rows), blend_folds, seed)
-    for k in range(blend_folds):
-      specs.append(MemberSpec(train_rows[fold != k], split_seed=seed * 1000 + 500 + k,
-                              init_seed=seed * 1000 + 500 + k, group=group,
-                              holdout_rows=train_rows[fold == k]))
+  for fit_rows, held, member_seed in linear_blend.fold_splits(train_rows, blend_folds, seed):
+    specs.append(MemberSpec(fit_rows, split_seed=member_seed, init_seed=member_seed, group=group,
+                            holdout_rows=held))
   return specs
 
 
