@@ -359,11 +359,21 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, train_rows: np.ndarray) -> 
 
 
 def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np.ndarray) -> dict:
-  """The blend weight of a group, its out-of-fold taus, and the GNN's own Kendall tau."""
+  """The blend weight of a group, its out-of-fold taus, the Kendall tau over all archs
+  of every candidate weight, and the GNN's own Kendall tau."""
   b = out["blend"][group]
-  gnn = evaluate(out["gnn_scores"][group], loaded.labels, train_rows)
+  gnn_scores = out["gnn_scores"][group]
+  gnn = evaluate(gnn_scores, loaded.labels, train_rows)
+  by_weight = None
+  if b["linear"] is not None:
+    # What every candidate weight would have given over all archs: shows whether
+    # the out-of-fold choice (``blend_cv_taus``) picked well. Never used to choose.
+    by_weight = [round(metrics.kendall_tau_np((1 - w) * gnn_scores + w * b["scores"],
+                                              loaded.labels), 4)
+                 for w in linear_blend.BLEND_WEIGHTS]
   return {"blend_weight": b["weight"],
           "blend_cv_taus": None if b["cv_taus"] is None else [round(t, 4) for t in b["cv_taus"]],
+          "blend_kendalltau_all_by_weight": by_weight,
           "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
 
 

@@ -18,8 +18,26 @@ import subprocess
 import sys
 import tempfile
 
-from hypothesis import settings
-import jax
+
+def _fast_cpu_compiles() -> None:
+  """Makes XLA:CPU compile faster (set before jax creates its backend).
+
+  Most of the suite's time is compilation of programs that then run a few
+  steps: XLA:CPU's legacy fusion emitters compile ~30% faster than the default
+  MLIR fusion emitters (the supernet, group-training and probe tests: 114 s ->
+  82 s on 2 cores), at a runtime cost the tests do not notice. Subprocesses
+  inherit the flag.
+  """
+  flag = "--xla_cpu_use_fusion_emitters=false"
+  current = os.environ.get("XLA_FLAGS", "")
+  if "xla_cpu_use_fusion_emitters" not in current:
+    os.environ["XLA_FLAGS"] = f"{current} {flag}".strip()
+
+
+_fast_cpu_compiles()
+
+from hypothesis import settings  # pylint: disable=wrong-import-position
+import jax  # pylint: disable=wrong-import-position
 import pytest
 
 from jaxnas import errors

@@ -79,12 +79,16 @@ def test_protocol_blends_in_the_linear_ranker_where_it_ranks_better(blended_run,
   # 20 steps of a width-8 GNN against a rule the ridge fits exactly: the folds see it.
   assert res["blend_weight"] > 0 and len(res["blend_cv_taus"]) == len(linear_blend.BLEND_WEIGHTS)
   assert res["kendalltau_all"] > res["gnn_kendalltau_all"]
+  by_weight = dict(zip(linear_blend.BLEND_WEIGHTS, res["blend_kendalltau_all_by_weight"]))
+  assert by_weight[res["blend_weight"]] == pytest.approx(res["kendalltau_all"], abs=1e-4)
+  assert by_weight[0.0] == pytest.approx(res["gnn_kendalltau_all"], abs=1e-4)
   assert json.load(open(workdir / "config.json"))["config"]["blend_folds"] == 5
   # The fold members never change the GNN itself: the same run without them has the
   # same GNN scores (members train independently inside the vmapped program).
   alone = protocol.train_and_evaluate(_config(chain_table, blend_folds=0), str(tmp_path / "a"),
                                       log=lambda m: None)
   assert alone["blend_weight"] == 0.0 and alone["blend_cv_taus"] is None
+  assert alone["blend_kendalltau_all_by_weight"] is None
   assert alone["kendalltau_all"] == alone["gnn_kendalltau_all"]
   assert alone["gnn_kendalltau_all"] == pytest.approx(res["gnn_kendalltau_all"], abs=1e-6)
   with pytest.raises(errors.ConfigError, match="blend_folds=1"):
