@@ -228,21 +228,27 @@ class RankerTrainer:
                           optax.adamw(schedule, weight_decay=train_config.weight_decay))
     self._segment = jax.jit(self._segment_impl)
     self._score_rows = jax.jit(self._score_rows_impl)
+    # One program: run eagerly, the vmapped model creation compiles each primitive of
+    # each parameter shape on its own (~100 small programs, seconds on a CPU).
+    self._init_members = jax.jit(self._init_members_impl)
     self.trace_count = 0  # incremented on every (re)compilation of the train segment
 
   # ----------------------------------------------------------- state
   def init_state(self, seeds: Sequence[int]) -> TrainState:
     """Fresh parameters and optimiser states for one member per seed."""
     keys = jnp.stack([jax.random.key(int(s)) for s in seeds])
-    init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    params = models.init_params(self.model_config, self.template.vocab_size, init_keys,
-                                template=self.template)
-    opt_state = jax.vmap(self.tx.init)(params)
+    params, opt_state = self._init_members(keys)
     m = len(seeds)
     return TrainState(params=params, opt_state=opt_state, best_params=params,
                       best_val=jnp.full((m,), -jnp.inf, jnp.float32),
                       bad_checks=jnp.zeros((m,), jnp.int32),
                       key_data=jax.random.key_data(keys), step=jnp.zeros((), jnp.int32))
+
+  def _init_members_impl(self, keys: jax.Array):
+    init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+    params = models.init_params(self.model_config, self.template.vocab_size, init_keys,
+                                template=self.template)
+    return params, jax.vmap(self.tx.init)(params)
 
   # ----------------------------------------------------------- compiled pieces
   def _apply_rows(self, params, rows):

@@ -14,7 +14,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from jaxnas import errors
-from jaxnas.data import images as images_lib
 from jaxnas.data import paths
 from jaxnas.evaluate import group_training as gt
 from jaxnas.evaluate import rwe_config
@@ -23,6 +22,7 @@ from jaxnas.search import nsga
 from jaxnas.search import table_free
 from jaxnas.spaces import registry
 from jaxnas.spaces import NB201Space
+import tiny_training
 
 SPACE = NB201Space()
 
@@ -165,16 +165,15 @@ def test_nsga_experiment_end_to_end(tmp_path):
   assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
 
 
-TRAIN = gt.TrainingConfig(epochs=1, channels=3, image_size=8, num_stages=2, batch_size=16,
-                          eval_batch=64, group_size=4, learning_rate=0.05)
+TRAIN = tiny_training.TRAIN
 
 
 def test_nsga_with_trained_candidates_retrains_its_front_and_resumes(tmp_path, monkeypatch):
-  train = images_lib.synthetic_images(jax.random.key(0), 80, size=8)
-  test = images_lib.synthetic_images(jax.random.key(1), 32, size=8)
+  train, test = tiny_training.images()  # the table-free tests' shapes: their programs
   cfg = multi_objective.NSGAConfig(
       space="complete_dag:4", evaluator="train", cost="flops", generations=2, population=4,
-      max_evaluations=8, training=TRAIN, val_images=24, final_training=TRAIN, final_archs=2,
+      max_evaluations=8, training=TRAIN, val_images=tiny_training.VAL_IMAGES,
+      final_training=TRAIN, final_archs=2,
       final_seeds=1)
   run = lambda: multi_objective.run(cfg, str(tmp_path), log=lambda m: None, train_images=train,
                                     test_images=test)

@@ -334,7 +334,7 @@ def evaluator():
 
 def test_evaluator_batched_equals_loop(evaluator):
   out = evaluator.score_all(CHOSEN[:5])
-  p0 = jax.tree.map(lambda a: a[0], evaluator.params)
+  p0 = jax.tree.map(lambda a: a[0], jax.device_get(evaluator.params))  # host slices: no compiles
   n_fit = evaluator.num_fit
   for b in range(5):
     f, g = cs.single_forward(p0, evaluator.images, CHOSEN[b], evaluator.config)

@@ -6,33 +6,30 @@ the pipeline's bookkeeping is what is tested, not the accuracies.
 
 import csv
 import dataclasses
-import json
 
 import jax
 import numpy as np
 import pytest
 
 from conftest import assert_one_line_error
+import tiny_training
 from jaxnas import errors
-from jaxnas.data import images as images_lib
 from jaxnas.evaluate import group_training as gt
 from jaxnas.search import surrogate as surrogate_lib
 from jaxnas.search import table_free as tf
 from jaxnas.spaces import registry
 
-TRAIN = gt.TrainingConfig(epochs=1, channels=4, image_size=8, num_stages=2, batch_size=16,
-                          eval_batch=64, group_size=3, learning_rate=0.05)
+TRAIN = tiny_training.TRAIN
 CONFIG = tf.TableFreeConfig(
     space="complete_dag:4", strategies=("acenas", "renas", "rea", "random"), budget=6, seeds=1,
     round_size=3, pool_size=48, ensemble_size=2, num_steps=10, weak_signals=("params", "flops"),
-    search_training=TRAIN, val_images=32, final_training=TRAIN, final_top_k=2, final_seeds=1)
+    search_training=TRAIN, val_images=tiny_training.VAL_IMAGES, final_training=TRAIN,
+    final_top_k=2, final_seeds=1)
 
 
 @pytest.fixture(scope="module")
 def images():
-  train = images_lib.synthetic_images(jax.random.key(0), 96, size=8)
-  test = images_lib.synthetic_images(jax.random.key(1), 40, size=8)
-  return train, test
+  return tiny_training.images()
 
 
 @pytest.fixture(scope="module")

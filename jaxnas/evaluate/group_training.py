@@ -158,12 +158,18 @@ class GroupTrainer:
     self.num_traces = 0  # train_epoch traces (tests: one per group shape)
     self._train_epoch = jax.jit(self._train_epoch_impl)
     self._evaluate = jax.jit(self._evaluate_impl)
+    # One program per group shape: run eagerly, the vmapped initialisation compiles
+    # every primitive of every parameter shape on its own (~100 small programs).
+    self._init_group = jax.jit(self._init_group_impl)
 
   # ------------------------------------------------------------------ state
   def init_state(self, encodings: np.ndarray) -> dict:
     """Stacked ``{"params": [G, ...], "opt_state": [G, ...]}`` of a group."""
     enc = np.asarray(encodings, np.int32)
     keys = jnp.stack([candidate_key(self.config.seed, e) for e in enc])
+    return self._init_group(keys)
+
+  def _init_group_impl(self, keys: jax.Array) -> dict:
     params = jax.vmap(lambda k: tn.init_params(self.body, k, self.data.num_classes))(keys)
     return {"params": params, "opt_state": jax.vmap(self.tx.init)(params)}
 
