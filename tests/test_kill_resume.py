@@ -15,7 +15,7 @@ pytest.importorskip("nas_bench_graph")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ["--benchmark=nasbench_graph:cora", "--train_size=40", "--num_steps=300",
          "--eval_every=10", "--checkpoint_every=10", "--hidden=8", "--num_layers=1",
-         "--list_size=16", "--seed=3"]
+         "--list_size=16", "--seed=3", "--blend_folds=2"]  # fold members resume too
 TIMING_KEYS = ("fit_time", "query_time")
 
 
