@@ -6,6 +6,7 @@ the pipeline's bookkeeping is what is tested, not the accuracies.
 
 import csv
 import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -186,3 +187,43 @@ def test_entry_point_refuses_bad_flags_in_one_line(run_entry, tmp_path, argv, ne
   res = run_entry("search", "--evaluator=train", f"--workdir={tmp_path / 'w'}", *argv)
   assert_one_line_error(res, needle)
   assert not (tmp_path / "w").exists() or not list((tmp_path / "w").iterdir())
+
+
+def test_halving_starts_more_candidates_within_the_candidate_epochs_and_resumes(
+    images, tmp_path, monkeypatch):
+  """``halving``: 6 candidates at 1 epoch, the best third continued to 2 epochs (8
+  candidate-epochs = a budget of 4 trained in full); checked against full-budget
+  training of the same candidates, which is what the survivors must equal."""
+  train2 = dataclasses.replace(TRAIN, epochs=2)
+  cfg = dataclasses.replace(CONFIG, strategies=("halving",), budget=4, search_training=train2)
+  assert tf.halving_candidates(4, 2) == 6
+  out = tf.run(cfg, tmp_path, train_images=images[0], test_images=images[1], log=lambda m: None)
+  cost = out["strategies"]["halving"]["search_cost"]
+  assert cost["trained_candidates_total"] == 6 and cost["candidate_epochs_total"] == 8
+  rec = json.loads((tmp_path / "runs" / "halving_seed0.json").read_text())
+  archs = [a for a, _, _ in rec["started"]]
+  assert len(set(archs)) == 6
+  space = registry.get_space(cfg.space)
+  splits = tf.split_images(cfg, train=images[0], test=images[1])
+  trainer = gt.GroupTrainer(space, train2, gt.prepare_data(splits.search_train,
+                                                           splits.search_val, train2))
+  enc = np.stack([space.parse(a) for a in archs])
+  curves = np.concatenate([trainer.train_group(enc[i:i + 3])["curves"] for i in (0, 3)])
+  survivors = sorted(np.argsort(-curves[:, 0], kind="stable")[:2].tolist())
+  assert [q - 1 for q, *_ in rec["trajectory"]] == survivors
+  np.testing.assert_allclose([s for _, _, s, _ in rec["trajectory"]], curves[survivors, 1],
+                             atol=1e-6)
+  assert [e for _, e, _ in rec["started"]] == [2 if i in survivors else 1 for i in range(6)]
+  # The winner retrained is the best survivor; a rerun after losing the search record
+  # restores every rung from its checkpoints instead of training.
+  assert out["strategies"]["halving"]["per_seed"][0]["winner"] == archs[
+      survivors[int(np.argmax(curves[survivors, 1]))]]
+  (tmp_path / "runs" / "halving_seed0.json").unlink()
+  (tmp_path / "results.json").unlink()
+  monkeypatch.setattr(gt.GroupTrainer, "train_epoch",
+                      lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+  again = tf.run(cfg, tmp_path, train_images=images[0], test_images=images[1],
+                 log=lambda m: None)
+  assert again["strategies"]["halving"] == out["strategies"]["halving"] | {
+      "search_cost": again["strategies"]["halving"]["search_cost"],
+      "per_seed": again["strategies"]["halving"]["per_seed"]}

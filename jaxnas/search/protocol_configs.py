@@ -19,12 +19,14 @@ from jaxnas.evaluate import training_config
 from jaxnas.evaluate import weak_label_signals
 
 __all__ = ["COMPARE_EVALUATORS", "CompareConfig", "NSGAConfig", "NSGA_EVALUATORS",
-           "TABLE_FREE_STRATEGIES", "TableFreeConfig"]
+           "TABLE_FREE_DEFAULT_STRATEGIES", "TABLE_FREE_STRATEGIES", "TableFreeConfig"]
 
 # Evaluators of the single-objective comparison (benchmark lookups or the probe).
 COMPARE_EVALUATORS = ("benchmark", "rwe")
 # Strategies of the table-free search (trained candidates).
-TABLE_FREE_STRATEGIES = ("acenas", "renas", "rea", "random")
+TABLE_FREE_STRATEGIES = ("acenas", "renas", "rea", "random", "halving")
+# The default comparison (``halving`` is multi-fidelity: run it beside them on request).
+TABLE_FREE_DEFAULT_STRATEGIES = ("acenas", "renas", "rea", "random")
 # Quality objectives of the multi-objective search.
 NSGA_EVALUATORS = ("rwe", "train")
 
@@ -106,7 +108,10 @@ class TableFreeConfig:
 
   Attributes:
     space: a cell-space spec (``complete_dag:5``, ``nb201``).
-    strategies: strategies compared (from :data:`TABLE_FREE_STRATEGIES`).
+    strategies: strategies compared (from :data:`TABLE_FREE_STRATEGIES`);
+      ``halving`` is successive halving over random candidates on the search
+      budget's epochs, with as many candidate-epochs as ``budget`` candidates
+      trained in full.
     budget: trained candidates per search (the same for every strategy).
     seeds: search seeds ``first_seed .. first_seed + seeds - 1``.
     first_seed: first search seed.
@@ -129,7 +134,7 @@ class TableFreeConfig:
   """
 
   space: str = "complete_dag:5"
-  strategies: tuple[str, ...] = TABLE_FREE_STRATEGIES
+  strategies: tuple[str, ...] = TABLE_FREE_DEFAULT_STRATEGIES
   budget: int = 48
   seeds: int = 3
   first_seed: int = 0

@@ -18,7 +18,10 @@
    :class:`~jaxnas.evaluate.training_evaluator.TrainingEvaluator` at the
    search budget; round strategies retrain their ranker between rounds
    (:mod:`jaxnas.search.rounds`). Same trained-candidate budget for every
-   strategy and seed.
+   strategy and seed. ``halving`` (multi-fidelity, no ranker) instead starts
+   more random candidates at 1 epoch and continues the best third from their
+   weights to the full budget, within the same candidate-epochs
+   (:func:`halving_candidates`, :mod:`jaxnas.evaluate.successive_halving`).
 4. **Final retraining.** The ``final_top_k`` best architectures of every
    (strategy, seed) are retrained at the final budget with ``final_seeds``
    seeds and tested on ``test``. A strategy's ``final_test_accuracy`` is its
@@ -33,7 +36,8 @@ only the unfinished epoch / round.
 
 Files under ``workdir``: ``config.json``, ``results.json``, ``final.csv``,
 ``trajectory.csv``, ``best_vs_queries.png``, ``runs/`` (one finished search per
-file), ``state/``, ``candidates/groups/``, ``final/groups/``, ``weak_labels/``.
+file), ``state/``, ``candidates/groups/``, ``halving/``, ``final/groups/``,
+``weak_labels/``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from jaxnas import io_utils
 from jaxnas.data import images as images_lib
 from jaxnas.evaluate import cell_costs
 from jaxnas.evaluate import group_training as gt
+from jaxnas.evaluate import successive_halving as sh
 from jaxnas.evaluate import training_evaluator
 from jaxnas.evaluate import weak_labels as wl
 from jaxnas.search import base
@@ -63,15 +68,18 @@ from jaxnas.search import registry
 from jaxnas.search import renas
 from jaxnas.search import runner
 from jaxnas.search import surrogate as surrogate_lib
+from jaxnas.spaces import base as space_base
 from jaxnas.spaces import cell as cell_lib
 from jaxnas.spaces import registry as spaces_registry
 
-__all__ = ["SPLIT_SEED", "STRATEGIES", "SearchEvaluator", "Splits", "TableFreeConfig",
+__all__ = ["HALVING_ETA", "SPLIT_SEED", "STRATEGIES", "SearchEvaluator", "Splits", "TableFreeConfig",
            "WEAK_LABEL_STRATEGIES", "WeakPriorReNAS", "fingerprint", "group_trainer",
-           "image_fingerprint", "rea_settings", "retrain", "run", "split_images", "top_archs"]
+           "halving_candidates", "image_fingerprint", "rea_settings", "retrain", "run",
+           "split_images", "top_archs"]
 
 STRATEGIES = protocol_configs.TABLE_FREE_STRATEGIES
 WEAK_LABEL_STRATEGIES = ("acenas", "renas")
+HALVING_ETA = 3  # the ``halving`` strategy keeps the best third after its 1-epoch rung
 SPLIT_SEED = 20_221  # fixes which images form each split, whatever the training seeds
 
 
@@ -333,6 +341,7 @@ def _search_one(ctx: _Context, name: str, seed: int, search_fp: str,
   uses_weak = name in WEAK_LABEL_STRATEGIES
   rec = {"strategy": name, "seed": seed, "fingerprint": search_fp,
          "trained_candidates": evaluator.num_evaluations,
+         "candidate_epochs": evaluator.num_evaluations * ctx.config.search_training.epochs,
          "training_seconds": round(res.evaluator_seconds, 3),
          "candidate_train_seconds": round(sum(evaluator.train_seconds.get(k, 0.0)
                                               for k in keys), 3),
@@ -348,6 +357,66 @@ def _search_one(ctx: _Context, name: str, seed: int, search_fp: str,
   io_utils.atomic_write_json(path, rec)
   ctx.log(f"{name} seed {seed}: best search accuracy {res.best_score:.4f} after "
           f"{rec['trained_candidates']} trained candidates")
+  return rec
+
+
+def halving_candidates(budget: int, epochs: int, eta: int = HALVING_ETA) -> int:
+  """How many random candidates successive halving (rungs 1 and ``epochs``) can start
+  with the candidate-epochs of ``budget`` candidates trained ``epochs`` each."""
+  if epochs == 1:
+    return budget
+  n = budget
+  while n + 1 + -(-(n + 1) // eta) * (epochs - 1) <= budget * epochs:
+    n += 1
+  return n
+
+
+def _halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
+  """Successive halving over random candidates (multi-fidelity, no ranker).
+
+  Starts :func:`halving_candidates` distinct random candidates at 1 epoch; the
+  best ``1 / HALVING_ETA`` by held-out accuracy continue from their weights to
+  the full search budget. Total candidate-epochs stay within what ``budget``
+  candidates trained in full cost. Each rung's groups are checkpointed under
+  ``halving/seed<seed>`` (a killed run retrains nothing that finished).
+  """
+  path = ctx.workdir / "runs" / f"halving_seed{seed}.json"
+  if path.is_file():
+    rec = json.loads(path.read_text())
+    if rec.get("fingerprint") != search_fp:
+      raise errors.CheckpointError(f"{path} holds a run of other settings; use a fresh workdir")
+    return rec
+  cfg = ctx.config
+  epochs = cfg.search_training.epochs
+  n = halving_candidates(cfg.budget, epochs)
+  enc = space_base.sample_distinct(ctx.space, jax.random.fold_in(jax.random.key(seed), 7), n)
+  rungs = sh.HalvingConfig(rung_epochs=(1, epochs) if epochs > 1 else (1,), eta=HALVING_ETA)
+  t0 = time.time()
+  res = sh.successive_halving(ctx.trainer(cfg.search_training.group_size), enc, rungs,
+                              folder=ctx.workdir / "halving" / f"seed{seed}", log=ctx.log)
+  full = [i for i in range(n) if res["epochs"][i] == epochs]  # reached the full budget
+  scores = [float(res["accuracy"][i]) for i in full]
+  best = np.maximum.accumulate(scores).tolist()
+  rec = {"strategy": "halving", "seed": seed, "fingerprint": search_fp,
+         "trained_candidates": n, "candidate_epochs": res["epochs_total"],
+         "rungs": res["rungs"],
+         "training_seconds": round(res["seconds"], 3),
+         "candidate_train_seconds": round(res["seconds"], 3),
+         "ranker_seconds": 0.0, "probe_seconds": 0.0, "weak_labels": None,
+         "wall_seconds_last_call": round(time.time() - t0, 3), "report": {},
+         "best_search_accuracy": max(scores),
+         # Only candidates scored at the full budget compete (a 1-epoch accuracy is not
+         # comparable); "query" is the candidate's index among the n started.
+         "trajectory": [[i + 1, ctx.space.format(enc[i]), sc, b]
+                        for i, sc, b in zip(full, scores, best)],
+         "curves": [res["curves"][i] for i in full],
+         # Every candidate started: (arch, epochs trained, held-out accuracy at its last rung).
+         "started": [[ctx.space.format(enc[i]), int(res["epochs"][i]), float(res["accuracy"][i])]
+                     for i in range(n)]}
+  io_utils.atomic_write_json(path, rec)
+  ctx.log(f"halving seed {seed}: best search accuracy {rec['best_search_accuracy']:.4f}; "
+          f"{n} candidates started, {len(full)} trained to {epochs} epochs, "
+          f"{res['epochs_total']} candidate-epochs")
   return rec
 
 
@@ -463,7 +532,8 @@ def _run_locked(ctx: _Context, search_fp: str, stop_after_batches, stop_after_fi
   runs: dict[str, list[dict]] = {}
   for name in cfg.strategies:
     for seed in cfg.seed_list:
-      rec = _search_one(ctx, name, seed, search_fp, stop_after_batches)
+      rec = (_halving_one(ctx, seed, search_fp) if name == "halving"
+             else _search_one(ctx, name, seed, search_fp, stop_after_batches))
       if rec is None:
         return None
       runs.setdefault(name, []).append(rec)
@@ -495,7 +565,8 @@ def _run_locked(ctx: _Context, search_fp: str, stop_after_batches, stop_after_fi
       arch = top[0][0]
       acc = [final[(arch, f)]["test_accuracy"] for f in range(cfg.final_seeds)]
       winners.append(float(np.mean(acc)))
-      per_seed.append({k: v for k, v in rec.items() if k not in ("trajectory", "curves")}
+      per_seed.append({k: v for k, v in rec.items()
+                       if k not in ("trajectory", "curves", "started")}
                       | {"winner": arch, "winner_search_accuracy": top[0][1],
                          "winner_test_accuracy_per_final_seed": acc,
                          "winner_params": costs[arch][0], "winner_flops": costs[arch][1]})
@@ -510,6 +581,9 @@ def _run_locked(ctx: _Context, search_fp: str, stop_after_batches, stop_after_fi
         "search_cost": {
             "trained_candidates_per_seed": cfg.budget,
             "trained_candidates_total": int(sum(r["trained_candidates"] for r in recs)),
+            "candidate_epochs_total": int(sum(
+                r.get("candidate_epochs", r["trained_candidates"] * cfg.search_training.epochs)
+                for r in recs)),
             "training_seconds": float(sum(r["training_seconds"] for r in recs)),
             "candidate_train_seconds": float(sum(r["candidate_train_seconds"] for r in recs)),
             "ranker_seconds": float(sum(r["ranker_seconds"] for r in recs)),
