@@ -318,14 +318,21 @@ class _Context:
     return registry.make_searcher("random", self.space, seed=seed, batch_size=cfg.round_size)
 
 
+def _finished_record(path: pathlib.Path, search_fp: str) -> dict | None:
+  """The finished search saved at ``path`` (None if absent); refuses another setting's."""
+  if not path.is_file():
+    return None
+  rec = json.loads(path.read_text())
+  if rec.get("fingerprint") != search_fp:
+    raise errors.CheckpointError(f"{path} holds a run of other settings; use a fresh workdir")
+  return rec
+
+
 def _search_one(ctx: _Context, name: str, seed: int, search_fp: str,
                 stop_after_batches: int | None) -> dict | None:
   """One (strategy, seed) search; its finished record, or None when stopped early."""
   path = ctx.workdir / "runs" / f"{name}_seed{seed}.json"
-  if path.is_file():
-    rec = json.loads(path.read_text())
-    if rec.get("fingerprint") != search_fp:
-      raise errors.CheckpointError(f"{path} holds a run of other settings; use a fresh workdir")
+  if (rec := _finished_record(path, search_fp)) is not None:
     return rec
   searcher = ctx.searcher(name, seed)
   evaluator = SearchEvaluator(ctx.trainer(searcher.batch_size),
@@ -381,10 +388,7 @@ def _halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
   ``halving/seed<seed>`` (a killed run retrains nothing that finished).
   """
   path = ctx.workdir / "runs" / f"halving_seed{seed}.json"
-  if path.is_file():
-    rec = json.loads(path.read_text())
-    if rec.get("fingerprint") != search_fp:
-      raise errors.CheckpointError(f"{path} holds a run of other settings; use a fresh workdir")
+  if (rec := _finished_record(path, search_fp)) is not None:
     return rec
   cfg = ctx.config
   epochs = cfg.search_training.epochs
