@@ -63,6 +63,14 @@ def per_ridge_scores(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
   return {kind: sign * out[key] for kind, (key, sign) in SCORE_KINDS.items()}
 
 
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init_weight_seeds(config: rwn.SupernetConfig, keys: jax.Array):
+  """Random weights of every weight seed, stacked ``[S, ...]`` (one compiled program:
+  run eagerly, each primitive of each parameter shape compiles on its own)."""
+  return jax.vmap(lambda k: rwn.init_params(config, k))(keys)
+
+
 class RandomWeightEvaluator:
   """Scores architectures of a cell space by a random-weight linear probe.
 
@@ -117,7 +125,7 @@ class RandomWeightEvaluator:
     self.fit_y = jnp.asarray(fit_images.y, jnp.int32)
     self.eval_y = jnp.asarray(eval_images.y, jnp.int32)
     keys = jax.random.split(jax.random.key(config.seed), config.weight_seeds)
-    self.params = jax.vmap(lambda k: rwn.init_params(self.config, k))(keys)
+    self.params = _init_weight_seeds(self.config, keys)
     self.num_traces = 0  # how often the jitted step was traced (= compiled)
     # On CPU, convolutions go to XLA's Eigen path (faster here, see xla_cpu).
     self._step = jax.jit(self._step_impl, compiler_options=xla_cpu.eigen_conv_options())

@@ -322,11 +322,16 @@ class SupernetTrainer:
                           optax.sgd(schedule, momentum=0.9, nesterov=True))
     self._step = jax.jit(self._step_impl)
     self._eval = jax.jit(self._eval_impl)
+    # One program instead of one eager compile per primitive and parameter shape.
+    self._init = jax.jit(self._init_impl)
     self.num_eval_traces = 0
 
   # ----------------------------------------------------------- training
   def init_state(self) -> dict:
-    params = init_params(self.net, jax.random.key(self.config.seed))
+    return self._init(jax.random.key(self.config.seed))
+
+  def _init_impl(self, key: jax.Array) -> dict:
+    params = init_params(self.net, key)
     return {"params": params, "opt_state": self.tx.init(params),
             "step": jnp.zeros((), jnp.int32)}
 
