@@ -63,7 +63,6 @@ def per_ridge_scores(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
   return {kind: sign * out[key] for kind, (key, sign) in SCORE_KINDS.items()}
 
 
-
 @functools.partial(jax.jit, static_argnums=0)
 def _init_weight_seeds(config: rwn.SupernetConfig, keys: jax.Array):
   """Random weights of every weight seed, stacked ``[S, ...]`` (one compiled program:
