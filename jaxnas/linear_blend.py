@@ -31,7 +31,7 @@ from jaxnas import metrics
 from jaxnas import reference_baseline
 from jaxnas.spaces import base
 
-__all__ = ["BLEND_WEIGHTS", "Blend", "LinearRanker", "MIN_GAIN", "check_folds", "choose_weight",
+__all__ = ["BLEND_WEIGHTS", "Blend", "LinearRanker", "MIN_GAIN", "blend", "check_folds", "choose_weight",
            "design", "fit", "fit_blend", "fold_ids", "fold_splits"]
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -121,6 +121,11 @@ def fold_splits(rows: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarra
   return [(rows[fold != k], rows[fold == k], seed * 1000 + 500 + k) for k in range(folds)]
 
 
+def blend(gnn, linear, weight):
+  """``(1 - weight) * gnn + weight * linear`` (arrays of standardised scores, any shape)."""
+  return (1 - weight) * gnn + weight * linear
+
+
 def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray,
                   labels: np.ndarray) -> tuple[float, list[float]]:
   """The blend weight of the best out-of-fold Kendall tau.
@@ -135,7 +140,7 @@ def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray,
     ``(w, taus)``: the weight (0 unless its blend beats the GNN alone by more
     than :data:`MIN_GAIN`) and the out-of-fold tau of every :data:`BLEND_WEIGHTS` entry.
   """
-  taus = [float(metrics.kendall_tau_np((1 - w) * oof_gnn + w * oof_linear, labels))
+  taus = [float(metrics.kendall_tau_np(blend(oof_gnn, oof_linear, w), labels))
           for w in BLEND_WEIGHTS]
   scored = np.nan_to_num(taus, nan=-2.0)
   best = int(np.argmax(scored))  # the first maximum: the smaller weight

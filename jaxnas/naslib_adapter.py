@@ -161,7 +161,7 @@ class JaxnasPredictor:
                              arrays)
     z = (raw - ranker.score_mean[:, None]) / ranker.score_std[:, None]
     w = ranker.blend_weight
-    return (1 - w) * z.mean(axis=0) + w * ranker.linear_fn(enc), (1 - w) * z.std(axis=0)
+    return linear_blend.blend(z.mean(axis=0), ranker.linear_fn(enc), w), (1 - w) * z.std(axis=0)
 
   def query(self, xtest: Sequence, info=None) -> np.ndarray:
     """Scores ``[n]`` (higher = predicted better)."""

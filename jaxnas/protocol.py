@@ -302,7 +302,7 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   blend = _blend_linear(loaded, bench, glob, specs, z, mean, groups)
   w = np.asarray([b["weight"] for b in blend])[:, None]
   linear = np.stack([b["scores"] for b in blend])
-  return {"scores": (1 - w) * mean + w * linear, "std": (1 - w) * std, "gnn_scores": mean,
+  return {"scores": linear_blend.blend(mean, linear, w), "std": (1 - w) * std, "gnn_scores": mean,
           "blend": blend, "fit_time": fit_time, "query_time": query_time,
           "trainer": trainer, "params": params, "feature_stats": feature_stats,
           "score_stats": (raw[is_full].mean(axis=1), raw[is_full].std(axis=1) + 1e-8),
@@ -368,7 +368,7 @@ def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np
   if b["linear"] is not None:
     # What every candidate weight would have given over all archs: shows whether
     # the out-of-fold choice (``blend_cv_taus``) picked well. Never used to choose.
-    by_weight = [round(metrics.kendall_tau_np((1 - w) * gnn_scores + w * b["scores"],
+    by_weight = [round(metrics.kendall_tau_np(linear_blend.blend(gnn_scores, b["scores"], w),
                                               loaded.labels), 4)
                  for w in linear_blend.BLEND_WEIGHTS]
   return {"blend_weight": b["weight"],

@@ -200,6 +200,7 @@ def test_halving_starts_more_candidates_within_the_candidate_epochs_and_resumes(
   out = tf.run(cfg, tmp_path, train_images=images[0], test_images=images[1], log=lambda m: None)
   cost = out["strategies"]["halving"]["search_cost"]
   assert cost["trained_candidates_total"] == 6 and cost["candidate_epochs_total"] == 8
+  assert cost["trained_candidates_per_seed"] == 6
   rec = json.loads((tmp_path / "runs" / "halving_seed0.json").read_text())
   archs = [a for a, _, _ in rec["started"]]
   assert len(set(archs)) == 6
@@ -224,6 +225,7 @@ def test_halving_starts_more_candidates_within_the_candidate_epochs_and_resumes(
                       lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
   again = tf.run(cfg, tmp_path, train_images=images[0], test_images=images[1],
                  log=lambda m: None)
-  assert again["strategies"]["halving"] == out["strategies"]["halving"] | {
-      "search_cost": again["strategies"]["halving"]["search_cost"],
-      "per_seed": again["strategies"]["halving"]["per_seed"]}
+  got, want = again["strategies"]["halving"], out["strategies"]["halving"]
+  assert got["final_test_accuracy_per_search_seed"] == want["final_test_accuracy_per_search_seed"]
+  assert got["per_seed"][0]["winner"] == want["per_seed"][0]["winner"]
+  assert got["search_cost"]["candidate_epochs_total"] == 8

@@ -400,7 +400,7 @@ def _halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
                               folder=ctx.workdir / "halving" / f"seed{seed}", log=ctx.log)
   full = [i for i in range(n) if res["epochs"][i] == epochs]  # reached the full budget
   scores = [float(res["accuracy"][i]) for i in full]
-  best = np.maximum.accumulate(scores).tolist()
+  best = outcomes.best_so_far(scores).tolist()
   rec = {"strategy": "halving", "seed": seed, "fingerprint": search_fp,
          "trained_candidates": n, "candidate_epochs": res["epochs_total"],
          "rungs": res["rungs"],
@@ -583,7 +583,8 @@ def _run_locked(ctx: _Context, search_fp: str, stop_after_batches, stop_after_fi
         "winner_flops_mean": float(np.mean([p["winner_flops"] for p in per_seed])),
         "mean_best_search_accuracy": float(np.mean([r["best_search_accuracy"] for r in recs])),
         "search_cost": {
-            "trained_candidates_per_seed": cfg.budget,
+            # budget, or (halving) the candidates it started
+            "trained_candidates_per_seed": int(max(r["trained_candidates"] for r in recs)),
             "trained_candidates_total": int(sum(r["trained_candidates"] for r in recs)),
             "candidate_epochs_total": int(sum(
                 r.get("candidate_epochs", r["trained_candidates"] * cfg.search_training.epochs)
