@@ -189,18 +189,22 @@ def test_entry_point_refuses_bad_flags_in_one_line(run_entry, tmp_path, argv, ne
   assert not (tmp_path / "w").exists() or not list((tmp_path / "w").iterdir())
 
 
-def test_halving_starts_more_candidates_within_the_candidate_epochs_and_resumes(
+def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
     images, tmp_path, monkeypatch):
-  """``halving``: 6 candidates at 1 epoch, the best third continued to 2 epochs (8
+  """``halving``: 6 random candidates at 1 epoch, the best third continued to 2 epochs (8
   candidate-epochs = a budget of 4 trained in full); checked against full-budget
-  training of the same candidates, which is what the survivors must equal."""
+  training of the same candidates, which is what the survivors must equal (their
+  last group of 2 trains with a smaller trainer). ``acenas_halving``: two ranked
+  rounds of 3 at the same cost."""
   train2 = dataclasses.replace(TRAIN, epochs=2)
-  cfg = dataclasses.replace(CONFIG, strategies=("halving",), budget=4, search_training=train2)
+  cfg = dataclasses.replace(CONFIG, strategies=("halving", "acenas_halving"), budget=4,
+                            search_training=train2)
   assert tf.halving_candidates(4, 2) == 6
   out = tf.run(cfg, tmp_path, train_images=images[0], test_images=images[1], log=lambda m: None)
-  cost = out["strategies"]["halving"]["search_cost"]
-  assert cost["trained_candidates_total"] == 6 and cost["candidate_epochs_total"] == 8
-  assert cost["trained_candidates_per_seed"] == 6
+  for name in cfg.strategies:
+    cost = out["strategies"][name]["search_cost"]
+    assert cost["trained_candidates_total"] == 6 and cost["candidate_epochs_total"] == 8
+    assert cost["trained_candidates_per_seed"] == 6
   rec = json.loads((tmp_path / "runs" / "halving_seed0.json").read_text())
   archs = [a for a, _, _ in rec["started"]]
   assert len(set(archs)) == 6
@@ -215,17 +219,46 @@ def test_halving_starts_more_candidates_within_the_candidate_epochs_and_resumes(
   np.testing.assert_allclose([s for _, _, s, _ in rec["trajectory"]], curves[survivors, 1],
                              atol=1e-6)
   assert [e for _, e, _ in rec["started"]] == [2 if i in survivors else 1 for i in range(6)]
-  # The winner retrained is the best survivor; a rerun after losing the search record
-  # restores every rung from its checkpoints instead of training.
   assert out["strategies"]["halving"]["per_seed"][0]["winner"] == archs[
       survivors[int(np.argmax(curves[survivors, 1]))]]
-  (tmp_path / "runs" / "halving_seed0.json").unlink()
+  # acenas_halving: rounds of 3 started, the best of each continued; the second round's
+  # ranker was finetuned on the first round's labels (both fidelities).
+  mf = json.loads((tmp_path / "runs" / "acenas_halving_seed0.json").read_text())
+  assert mf["rungs"] == [{"started": 3, "continued": 1, "candidate_epochs": 4}] * 2
+  assert len({a for a, _, _ in mf["started"]}) == 6
+  assert [e for _, e, _ in mf["started"]].count(2) == 2
+  assert mf["report"]["low_fidelity_candidates"] == 6 and mf["report"]["rounds"]
+  # A rerun after losing the search records restores every rung from its checkpoints
+  # (the ranked rounds replay to the same candidates) instead of training.
+  for name in cfg.strategies:
+    (tmp_path / "runs" / f"{name}_seed0.json").unlink()
   (tmp_path / "results.json").unlink()
   monkeypatch.setattr(gt.GroupTrainer, "train_epoch",
                       lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
   again = tf.run(cfg, tmp_path, train_images=images[0], test_images=images[1],
                  log=lambda m: None)
-  got, want = again["strategies"]["halving"], out["strategies"]["halving"]
-  assert got["final_test_accuracy_per_search_seed"] == want["final_test_accuracy_per_search_seed"]
-  assert got["per_seed"][0]["winner"] == want["per_seed"][0]["winner"]
-  assert got["search_cost"]["candidate_epochs_total"] == 8
+  for name in cfg.strategies:
+    got, want = again["strategies"][name], out["strategies"][name]
+    assert got["final_test_accuracy_per_search_seed"] == \
+        want["final_test_accuracy_per_search_seed"]
+    assert got["per_seed"][0]["winner"] == want["per_seed"][0]["winner"]
+    assert got["search_cost"]["candidate_epochs_total"] == 8
+
+
+def test_the_final_retraining_reuses_archs_retrained_by_another_run(images, tmp_path):
+  """Archs retrained earlier at the same budget and seed (in other groups) are read back."""
+  space = registry.get_space(CONFIG.space)
+  splits = tf.split_images(CONFIG, train=images[0], test=images[1])
+  archs = [space.format(e) for e in surrogate_lib.pool_for(space, key=jax.random.key(3),
+                                                           max_size=48)[:5]]
+  first, _ = tf.retrain(space, archs[:4], TRAIN, 1, splits, tmp_path, log=lambda m: None)
+  lines = []
+  both, _ = tf.retrain(space, archs[1:], TRAIN, 1, splits, tmp_path, log=lines.append)
+  assert any("3 of 4 archs retrained earlier" in m for m in lines)
+  for a in archs[1:4]:
+    assert both[(a, 0)] == first[(a, 0)]
+  # The new arch trained alone, in a group of 1; the oracle: the same, outside retrain.
+  cfg = dataclasses.replace(TRAIN, seed=0)
+  trainer = gt.GroupTrainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
+  want = trainer.train_group(space.parse(archs[4])[None])["accuracy"][0]
+  assert both[(archs[4], 0)]["test_accuracy"] == pytest.approx(float(want), abs=1e-6)

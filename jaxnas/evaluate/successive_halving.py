@@ -34,7 +34,7 @@ from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.evaluate import group_training as gt
 
-__all__ = ["HalvingConfig", "replay", "successive_halving"]
+__all__ = ["HalvingConfig", "replay", "short_group_trainers", "successive_halving"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,8 @@ def _survivors(alive: list[int], score: Callable[[int], float], eta: int) -> lis
 
 def successive_halving(trainer: gt.GroupTrainer, encodings: np.ndarray, config: HalvingConfig,
                        *, folder: str | pathlib.Path | None = None,
-                       log: Callable[[str], None] | None = None) -> dict:
+                       log: Callable[[str], None] | None = None,
+                       trainer_for: Callable[[int], gt.GroupTrainer] | None = None) -> dict:
   """Runs successive halving over ``encodings`` (see the module docstring).
 
   Args:
@@ -87,6 +88,10 @@ def successive_halving(trainer: gt.GroupTrainer, encodings: np.ndarray, config: 
     config: the rungs.
     folder: where each rung's groups checkpoint (None: in memory only).
     log: progress lines.
+    trainer_for: the trainer of a short last group of ``n`` candidates (same
+      settings, group size ``>= n``), e.g. :func:`short_group_trainers`; a
+      group pads to its trainer's size with copies of its first candidate, and
+      a padded slot costs as much as a real one. Default: ``trainer``.
 
   Returns:
     ``{"accuracy": [N] held-out accuracy at each candidate's last rung,
@@ -111,11 +116,15 @@ def successive_halving(trainer: gt.GroupTrainer, encodings: np.ndarray, config: 
           f"{start + 1}-{stop}")
     for lo in range(0, len(alive), g):
       ids = alive[lo:lo + g]
-      padded_ids = ids + [ids[0]] * (g - len(ids))  # one group shape, one compile
+      group_trainer = trainer if trainer_for is None or len(ids) == g else trainer_for(len(ids))
+      gs = group_trainer.config.group_size
+      if not len(ids) <= gs <= g:
+        raise errors.ConfigError(f"trainer_for({len(ids)}) gave a group size of {gs}")
+      padded_ids = ids + [ids[0]] * (gs - len(ids))  # one group shape, one compile
       padded = enc[padded_ids]
-      state = (trainer.init_state(padded) if start == 0
+      state = (group_trainer.init_state(padded) if start == 0
                else _stack([states[i] for i in padded_ids]))
-      state, accs, secs = _train_rung(trainer, state, padded, start, stop, folder, log)
+      state, accs, secs = _train_rung(group_trainer, state, padded, start, stop, folder, log)
       seconds += secs
       for j, i in enumerate(ids):
         states[i] = _take(state, j)
@@ -128,6 +137,24 @@ def successive_halving(trainer: gt.GroupTrainer, encodings: np.ndarray, config: 
   return {"accuracy": np.asarray([c[-1] for c in curves]), "epochs": epochs,
           "curves": curves, "rungs": rungs, "epochs_total": int(epochs.sum()),
           "seconds": seconds}
+
+
+def short_group_trainers(make: Callable[[int], gt.GroupTrainer],
+                         group_size: int) -> Callable[[int], gt.GroupTrainer]:
+  """``trainer_for`` of :func:`successive_halving`: groups rounded up to a power of two.
+
+  A candidate's training does not depend on its group (see the module
+  docstring), so a short group may train with a smaller trainer; rounding up
+  to a power of two bounds the extra compilations to ``log2(group_size)``
+  while wasting less than half of a short group.
+
+  Args:
+    make: builds the trainer of a group size (e.g. cached per size).
+    group_size: the full group size.
+  """
+  def trainer_for(n: int) -> gt.GroupTrainer:
+    return make(min(group_size, 1 << max(0, int(n) - 1).bit_length()))
+  return trainer_for
 
 
 def replay(curves: np.ndarray, config: HalvingConfig) -> dict:

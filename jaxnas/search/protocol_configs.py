@@ -24,8 +24,9 @@ __all__ = ["COMPARE_EVALUATORS", "CompareConfig", "NSGAConfig", "NSGA_EVALUATORS
 # Evaluators of the single-objective comparison (benchmark lookups or the probe).
 COMPARE_EVALUATORS = ("benchmark", "rwe")
 # Strategies of the table-free search (trained candidates).
-TABLE_FREE_STRATEGIES = ("acenas", "renas", "rea", "random", "halving")
-# The default comparison (``halving`` is multi-fidelity: run it beside them on request).
+TABLE_FREE_STRATEGIES = ("acenas", "renas", "rea", "random", "halving", "acenas_halving")
+# The default comparison (``halving`` and ``acenas_halving`` are multi-fidelity: run them
+# beside it on request).
 TABLE_FREE_DEFAULT_STRATEGIES = ("acenas", "renas", "rea", "random")
 # Quality objectives of the multi-objective search.
 NSGA_EVALUATORS = ("rwe", "train")
@@ -111,7 +112,9 @@ class TableFreeConfig:
     strategies: strategies compared (from :data:`TABLE_FREE_STRATEGIES`);
       ``halving`` is successive halving over random candidates on the search
       budget's epochs, with as many candidate-epochs as ``budget`` candidates
-      trained in full.
+      trained in full; ``acenas_halving`` the same rungs over candidates an
+      AceNAS ranker picks in rounds, learning from both fidelities
+      (:mod:`jaxnas.search.multi_fidelity`).
     budget: trained candidates per search (the same for every strategy).
     seeds: search seeds ``first_seed .. first_seed + seeds - 1``.
     first_seed: first search seed.

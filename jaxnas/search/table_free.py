@@ -21,7 +21,10 @@
    strategy and seed. ``halving`` (multi-fidelity, no ranker) instead starts
    more random candidates at 1 epoch and continues the best third from their
    weights to the full budget, within the same candidate-epochs
-   (:func:`halving_candidates`, :mod:`jaxnas.evaluate.successive_halving`).
+   (:func:`halving_candidates`, :mod:`jaxnas.evaluate.successive_halving`);
+   ``acenas_halving`` runs the same rungs in rounds over the candidates an
+   AceNAS ranker picks, the ranker learning from both fidelities
+   (:mod:`jaxnas.search.multi_fidelity`).
 4. **Final retraining.** The ``final_top_k`` best architectures of every
    (strategy, seed) are retrained at the final budget with ``final_seeds``
    seeds and tested on ``test``. A strategy's ``final_test_accuracy`` is its
@@ -62,6 +65,7 @@ from jaxnas.evaluate import successive_halving as sh
 from jaxnas.evaluate import training_evaluator
 from jaxnas.evaluate import weak_labels as wl
 from jaxnas.search import base
+from jaxnas.search import multi_fidelity
 from jaxnas.search import outcomes
 from jaxnas.search import protocol_configs
 from jaxnas.search import registry
@@ -78,7 +82,7 @@ __all__ = ["HALVING_ETA", "SPLIT_SEED", "STRATEGIES", "SearchEvaluator", "Splits
            "split_images", "top_archs"]
 
 STRATEGIES = protocol_configs.TABLE_FREE_STRATEGIES
-WEAK_LABEL_STRATEGIES = ("acenas", "renas")
+WEAK_LABEL_STRATEGIES = ("acenas", "renas", "acenas_halving")
 HALVING_ETA = 3  # the ``halving`` strategy keeps the best third after its 1-epoch rung
 SPLIT_SEED = 20_221  # fixes which images form each split, whatever the training seeds
 
@@ -264,6 +268,10 @@ class _Context:
     self.weak_seconds = 0.0
     self.weak_fingerprint = None
 
+  def short_group_trainers(self) -> Callable[[int], gt.GroupTrainer]:
+    """Search trainers of short groups (successive halving's ``trainer_for``)."""
+    return sh.short_group_trainers(self.trainer, self._search_cfg.group_size)
+
   def trainer(self, group_size: int) -> gt.GroupTrainer:
     """The search trainer for groups of ``group_size`` (one compile per size)."""
     g = min(group_size, self._search_cfg.group_size)
@@ -303,6 +311,10 @@ class _Context:
 
   def searcher(self, name: str, seed: int) -> base.Searcher:
     cfg = self.config
+    if name == "acenas_halving":
+      return multi_fidelity.MultiFidelityAceNAS(
+          self.space, seed=seed, surrogate=self.surrogate("acenas"), round_size=cfg.round_size,
+          weak_labels=self.weak_labels(), pretrain_size=min(2048, self.pool.shape[0]))
     if name == "acenas":
       return registry.make_searcher(
           "acenas", self.space, seed=seed, surrogate=self.surrogate(name),
@@ -397,17 +409,57 @@ def _halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
   rungs = sh.HalvingConfig(rung_epochs=(1, epochs) if epochs > 1 else (1,), eta=HALVING_ETA)
   t0 = time.time()
   res = sh.successive_halving(ctx.trainer(cfg.search_training.group_size), enc, rungs,
-                              folder=ctx.workdir / "halving" / f"seed{seed}", log=ctx.log)
+                              folder=ctx.workdir / "halving" / f"seed{seed}", log=ctx.log,
+                              trainer_for=ctx.short_group_trainers())
+  return _multi_fidelity_record(ctx, "halving", seed, search_fp, enc, res, t0=t0,
+                                ranker_seconds=0.0, report={}, path=path)
+
+
+def _acenas_halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
+  """Successive halving in rounds over the candidates an AceNAS ranker picks.
+
+  :mod:`jaxnas.search.multi_fidelity`: the same rungs and candidate-epochs as
+  ``halving``; the ranker (pretrained on the weak labels) is finetuned between
+  rounds on every candidate's accuracy at the fidelity it reached. Groups are
+  checkpointed under ``acenas_halving/seed<seed>``; a rerun replays the
+  (deterministic) ranker and reads the finished groups back.
+  """
+  path = ctx.workdir / "runs" / f"acenas_halving_seed{seed}.json"
+  if (rec := _finished_record(path, search_fp)) is not None:
+    return rec
+  cfg = ctx.config
+  searcher = ctx.searcher("acenas_halving", seed)
+  t0 = time.time()
+  res = multi_fidelity.run(searcher, ctx.trainer(cfg.search_training.group_size),
+                           cfg.budget * cfg.search_training.epochs, eta=HALVING_ETA,
+                           folder=ctx.workdir / "acenas_halving" / f"seed{seed}",
+                           trainer_for=ctx.short_group_trainers(), log=ctx.log)
+  report = searcher.report() | {"rounds": res["rounds"]}
+  return _multi_fidelity_record(ctx, "acenas_halving", seed, search_fp, res["encodings"], res,
+                                t0=t0, ranker_seconds=searcher.ranker_seconds, report=report,
+                                path=path)
+
+
+def _multi_fidelity_record(ctx: _Context, name: str, seed: int, search_fp: str,
+                           enc: np.ndarray, res: Mapping, *, t0: float, ranker_seconds: float,
+                           report: dict, path: pathlib.Path) -> dict:
+  """The finished-run record of a multi-fidelity strategy (written to ``path``)."""
+  epochs = ctx.config.search_training.epochs
+  n = enc.shape[0]
   full = [i for i in range(n) if res["epochs"][i] == epochs]  # reached the full budget
   scores = [float(res["accuracy"][i]) for i in full]
   best = outcomes.best_so_far(scores).tolist()
-  rec = {"strategy": "halving", "seed": seed, "fingerprint": search_fp,
+  uses_weak = name in WEAK_LABEL_STRATEGIES
+  rec = {"strategy": name, "seed": seed, "fingerprint": search_fp,
          "trained_candidates": n, "candidate_epochs": res["epochs_total"],
-         "rungs": res["rungs"],
+         "rungs": res.get("rungs", res.get("rounds")),
          "training_seconds": round(res["seconds"], 3),
          "candidate_train_seconds": round(res["seconds"], 3),
-         "ranker_seconds": 0.0, "probe_seconds": 0.0, "weak_labels": None,
-         "wall_seconds_last_call": round(time.time() - t0, 3), "report": {},
+         "ranker_seconds": round(ranker_seconds, 3),
+         "probe_seconds": round(ctx.weak_seconds, 3) if uses_weak else 0.0,
+         "weak_labels": (f"combined {list(ctx.config.weak_signals)} of {ctx.pool.shape[0]} pool "
+                         f"archs ({ctx.weak_fingerprint})") if uses_weak else None,
+         "wall_seconds_last_call": round(time.time() - t0, 3), "report": report,
          "best_search_accuracy": max(scores),
          # Only candidates scored at the full budget compete (a 1-epoch accuracy is not
          # comparable); "query" is the candidate's index among the n started.
@@ -418,7 +470,7 @@ def _halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
          "started": [[ctx.space.format(enc[i]), int(res["epochs"][i]), float(res["accuracy"][i])]
                      for i in range(n)]}
   io_utils.atomic_write_json(path, rec)
-  ctx.log(f"halving seed {seed}: best search accuracy {rec['best_search_accuracy']:.4f}; "
+  ctx.log(f"{name} seed {seed}: best search accuracy {rec['best_search_accuracy']:.4f}; "
           f"{n} candidates started, {len(full)} trained to {epochs} epochs, "
           f"{res['epochs_total']} candidate-epochs")
   return rec
@@ -437,7 +489,11 @@ def retrain(space, archs: list[str], final_training: gt.TrainingConfig, final_se
   """Retrains ``archs`` on ``final_train`` with every final seed, scores them on ``test``.
 
   Groups are content-addressed under ``folder/groups`` (group + trainer
-  fingerprint), so a rerun trains nothing that finished.
+  fingerprint). An architecture already retrained there at the same budget
+  and seed (in any group, e.g. by a run with other strategies) is read back,
+  not trained again: a candidate's result depends only on (budget, seed,
+  architecture). A short last group trains with a smaller trainer
+  (:func:`successive_halving.short_group_trainers`).
 
   Args:
     space: the cell space of ``archs``.
@@ -456,33 +512,58 @@ def retrain(space, archs: list[str], final_training: gt.TrainingConfig, final_se
   enc = np.stack([space.parse(a) for a in archs]).astype(np.int32)
   out, costs, trained = {}, {}, 0
   for fseed in range(final_seeds):
-    # Fewer archs than a group: a smaller group (a group pads to its size by training
-    # copies of its first arch, which costs as much as real candidates).
-    fcfg = dataclasses.replace(final_training, seed=fseed,
-                               group_size=min(final_training.group_size, len(archs)))
+    fcfg = dataclasses.replace(final_training, seed=fseed)
     data = gt.prepare_data(splits.final_train, splits.test, fcfg)
-    trainer = group_trainer(space, fcfg, data)
     g = fcfg.group_size
-    for lo in range(0, enc.shape[0], g):
-      group = enc[lo:lo + g]
+    trainer_of = lambda n, fcfg=fcfg, data=data: group_trainer(
+        space, dataclasses.replace(fcfg, group_size=n), data)
+    trainer_for = sh.short_group_trainers(trainer_of, g)
+    done = _finished_archs(folder / "groups", {
+        dataclasses.replace(fcfg, group_size=s).fingerprint(space, data)
+        for s in range(1, g + 1)})
+    todo = [i for i in range(enc.shape[0]) if enc[i].tobytes() not in done]
+    if len(todo) < enc.shape[0]:
+      log(f"final retraining, seed {fseed}: {enc.shape[0] - len(todo)} of {enc.shape[0]} "
+          "archs retrained earlier")
+    for lo in range(0, len(todo), g):
+      ids = todo[lo:lo + g]
+      trainer = trainer_of(g) if len(ids) == g else trainer_for(len(ids))
+      group = enc[ids]
       digest = hashlib.sha256(group.tobytes() + trainer.fingerprint.encode()).hexdigest()[:16]
       group_dir = folder / "groups" / digest
-      fresh = not (group_dir / "result.json").is_file()
-      if fresh and stop_after_groups is not None and trained >= stop_after_groups:
+      if stop_after_groups is not None and trained >= stop_after_groups:
         return None
-      log(f"final retraining, seed {fseed}: archs {lo + 1}-{lo + group.shape[0]} of "
-          f"{enc.shape[0]}" + ("" if fresh else " (done earlier)"))
+      log(f"final retraining, seed {fseed}: archs {lo + 1}-{lo + len(ids)} of {len(todo)} "
+          "to train")
       res = training_evaluator.run_group(trainer, group, group_dir)
-      trained += fresh
-      for i, a in enumerate(archs[lo:lo + g]):
-        out[(a, fseed)] = {"test_accuracy": float(res["accuracy"][i]),
-                           "train_seconds": float(res["seconds"]) / group.shape[0]}
+      trained += 1
+      for j, i in enumerate(ids):
+        done[enc[i].tobytes()] = {"test_accuracy": float(res["accuracy"][j]),
+                                  "train_seconds": float(res["seconds"]) / len(ids)}
+    for i, a in enumerate(archs):
+      out[(a, fseed)] = done[enc[i].tobytes()]
     if fseed == 0:
+      body = trainer_of(g).body
       costs = {
-          "params": cell_costs.parameter_count(trainer.body, enc, data.num_classes).tolist(),
-          "flops": cell_costs.network_flops(trainer.body, enc, fcfg.image_size, fcfg.image_size,
+          "params": cell_costs.parameter_count(body, enc, data.num_classes).tolist(),
+          "flops": cell_costs.network_flops(body, enc, fcfg.image_size, fcfg.image_size,
                                             1).tolist()}
   return out, costs
+
+
+def _finished_archs(groups: pathlib.Path, fingerprints: set[str]) -> dict[bytes, dict]:
+  """``{encoding bytes: {"test_accuracy", "train_seconds"}}`` of the finished groups
+  under ``groups`` trained by a trainer of one of ``fingerprints``."""
+  done = {}
+  for path in sorted(groups.glob("*/result.json")) if groups.is_dir() else ():
+    saved = json.loads(path.read_text())
+    if saved.get("fingerprint") not in fingerprints:
+      continue
+    enc = np.asarray(saved["encodings"], np.int32)
+    for e, acc in zip(enc, saved["accuracy"]):
+      done.setdefault(e.tobytes(), {"test_accuracy": float(acc),
+                                    "train_seconds": float(saved["seconds"]) / enc.shape[0]})
+  return done
 
 
 def _std(x) -> float:
@@ -531,13 +612,18 @@ def run(config: TableFreeConfig, workdir: str | os.PathLike, *,
                        stop_after_final_groups)
 
 
+_MULTI_FIDELITY = {"halving": _halving_one, "acenas_halving": _acenas_halving_one}
+
+
 def _run_locked(ctx: _Context, search_fp: str, stop_after_batches, stop_after_final_groups):
   cfg = ctx.config
   runs: dict[str, list[dict]] = {}
   for name in cfg.strategies:
     for seed in cfg.seed_list:
-      rec = (_halving_one(ctx, seed, search_fp) if name == "halving"
-             else _search_one(ctx, name, seed, search_fp, stop_after_batches))
+      if name in _MULTI_FIDELITY:
+        rec = _MULTI_FIDELITY[name](ctx, seed, search_fp)
+      else:
+        rec = _search_one(ctx, name, seed, search_fp, stop_after_batches)
       if rec is None:
         return None
       runs.setdefault(name, []).append(rec)
