@@ -120,6 +120,19 @@ class EntryResult:
   stderr: str
 
 
+@dataclasses.dataclass
+class RunningEntry:
+  """A run started by :meth:`EntryRunner.start`: its process id, and its result once done."""
+  pid: int
+  _worker: subprocess.Popen
+  _out: pathlib.Path
+  _err: pathlib.Path
+
+  def wait(self) -> EntryResult:
+    reply = json.loads(self._worker.stdout.readline())
+    return EntryResult(reply["rc"], self._out.read_text(), self._err.read_text())
+
+
 class EntryRunner:
   """Runs ``python -m experiments.<name> argv...`` in a forked child of one warm worker.
 
@@ -136,14 +149,18 @@ class EntryRunner:
                                   cwd=ROOT, env=env)
 
   def __call__(self, name: str, *argv: str) -> EntryResult:
+    return self.start(name, *argv).wait()
+
+  def start(self, name: str, *argv: str) -> "RunningEntry":
+    """Starts a run without waiting for it (one at a time): a test may kill its pid."""
     self._n += 1
     out, err = self._tmp / f"{self._n}.out", self._tmp / f"{self._n}.err"
     self._proc.stdin.write(json.dumps({"module": f"experiments.{name}", "argv": list(argv),
                                        "stdout": str(out), "stderr": str(err),
                                        "cwd": ROOT}) + "\n")
     self._proc.stdin.flush()
-    reply = json.loads(self._proc.stdout.readline())
-    return EntryResult(reply["rc"], out.read_text(), err.read_text())
+    pid = json.loads(self._proc.stdout.readline())["pid"]
+    return RunningEntry(pid, self._proc, out, err)
 
   def close(self):
     self._proc.stdin.close()

@@ -4,7 +4,8 @@ The worker imports the library once, then for every request (one JSON line on
 stdin: module, argv, stdout/stderr paths, cwd) forks a child that runs the
 module as ``__main__`` (exactly what ``python -m`` does: flags defined afresh,
 ``cli.run(main)``, real exit status and real stdout/stderr file descriptors)
-and answers ``{"rc": exit status}``. Forking before JAX starts its backend
+and answers ``{"pid": the child's pid}`` when it starts and ``{"rc": exit
+status}`` when it ends. Forking before JAX starts its backend
 keeps the child safe; each child starts the backend itself.
 """
 
@@ -55,6 +56,8 @@ def main() -> None:
     pid = os.fork()
     if pid == 0:
       os._exit(_child(req))  # pylint: disable=protected-access
+    sys.stdout.write(json.dumps({"pid": pid}) + "\n")  # lets a test kill the child
+    sys.stdout.flush()
     _, status = os.waitpid(pid, 0)
     sys.stdout.write(json.dumps({"rc": os.waitstatus_to_exitcode(status)}) + "\n")
     sys.stdout.flush()

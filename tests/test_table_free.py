@@ -90,7 +90,7 @@ def test_final_accuracy_is_the_test_accuracy_of_an_independent_retraining(finish
   arch = res["per_seed"][0]["winner"]
   cfg = dataclasses.replace(CONFIG.final_training, seed=0)
   splits = tf.split_images(CONFIG, train=images[0], test=images[1])
-  trainer = gt.GroupTrainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
+  trainer = tf.group_trainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
   got = trainer.train_group(space.parse(arch)[None])
   assert float(got["accuracy"][0]) == pytest.approx(res["final_test_accuracy_mean"], abs=1e-6)
   assert res["winner_params_mean"] > 0 and res["winner_flops_mean"] > 0
@@ -164,7 +164,7 @@ def test_rea_settings_let_a_small_budget_evolve():
 def test_the_searches_fingerprint_leaves_out_the_final_budget(images):
   splits = tf.split_images(CONFIG, train=images[0], test=images[1])
   other_final = dataclasses.replace(
-      CONFIG, final_training=dataclasses.replace(TRAIN, epochs=2), final_top_k=1)
+      CONFIG, final_training=dataclasses.replace(TRAIN, epochs=3), final_top_k=1)
   other_search = dataclasses.replace(
       CONFIG, search_training=dataclasses.replace(TRAIN, channels=5))
   search_fp = lambda c: tf.fingerprint(c, splits, search_only=True)
@@ -196,9 +196,8 @@ def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
   training of the same candidates, which is what the survivors must equal (their
   last group of 2 trains with a smaller trainer). ``acenas_halving``: two ranked
   rounds of 3 at the same cost."""
-  train2 = dataclasses.replace(TRAIN, epochs=2)
-  cfg = dataclasses.replace(CONFIG, strategies=("halving", "acenas_halving"), budget=4,
-                            search_training=train2)
+  cfg = dataclasses.replace(CONFIG, strategies=("halving", "acenas_halving"), budget=4)
+  assert TRAIN.epochs == 2
   assert tf.halving_candidates(4, 2) == 6
   out = tf.run(cfg, tmp_path, train_images=images[0], test_images=images[1], log=lambda m: None)
   for name in cfg.strategies:
@@ -210,8 +209,8 @@ def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
   assert len(set(archs)) == 6
   space = registry.get_space(cfg.space)
   splits = tf.split_images(cfg, train=images[0], test=images[1])
-  trainer = gt.GroupTrainer(space, train2, gt.prepare_data(splits.search_train,
-                                                           splits.search_val, train2))
+  trainer = tf.group_trainer(space, TRAIN, gt.prepare_data(splits.search_train,
+                                                           splits.search_val, TRAIN))
   enc = np.stack([space.parse(a) for a in archs])
   curves = np.concatenate([trainer.train_group(enc[i:i + 3])["curves"] for i in (0, 3)])
   survivors = sorted(np.argsort(-curves[:, 0], kind="stable")[:2].tolist())
@@ -259,6 +258,6 @@ def test_the_final_retraining_reuses_archs_retrained_by_another_run(images, tmp_
     assert both[(a, 0)] == first[(a, 0)]
   # The new arch trained alone, in a group of 1; the oracle: the same, outside retrain.
   cfg = dataclasses.replace(TRAIN, seed=0)
-  trainer = gt.GroupTrainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
+  trainer = tf.group_trainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
   want = trainer.train_group(space.parse(archs[4])[None])["accuracy"][0]
   assert both[(archs[4], 0)]["test_accuracy"] == pytest.approx(float(want), abs=1e-6)

@@ -228,45 +228,40 @@ def test_user_npz_any_classes_and_size(tmp_path):
     images_lib.load_npz(tmp_path / "junk.npz")
 
 
-def test_sigkill_then_resume_matches_uninterrupted(images, tmp_path):
+def test_sigkill_then_resume_matches_uninterrupted(images, run_entry, tmp_path):
   """train_candidates killed with SIGKILL after its first checkpoint, then restarted, writes
   the table an uninterrupted run writes."""
   import os
   import signal
-  import subprocess
-  import sys
   import time
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   train, test = images
   npz = tmp_path / "imgs.npz"
   np.savez(npz, x=np.concatenate([train.x, test.x]), y=np.concatenate([train.y, test.y]))
+  # A 3-edge space: half of NB201's network to trace in each of the three processes.
   flags = [f"--images={npz}", "--holdout_fraction=0.4", "--num_candidates=2", "--group_size=2",
-           "--epochs=3", "--channels=3", "--image_size=8", "--batch_size=16",
-           "--learning_rate=0.05", "--seed=1"]
+           "--space=complete_dag:3", "--epochs=3", "--channels=3", "--image_size=8",
+           "--batch_size=16", "--learning_rate=0.05", "--seed=1"]
   # The uninterrupted run goes first: its compiled programs land in the session's
-  # compilation cache, which the two subprocesses then read instead of compiling.
+  # compilation cache, which the two later runs (fresh processes forked by the warm
+  # entry worker) then read instead of compiling.
   cfg = candidate_table.CandidateTableConfig(
-      num_candidates=2, images=str(npz), holdout_fraction=0.4,
+      space="complete_dag:3", num_candidates=2, images=str(npz), holdout_fraction=0.4,
       training=gt.TrainingConfig(epochs=3, channels=3, image_size=8, batch_size=16,
                                  group_size=2, learning_rate=0.05, seed=1))
   candidate_table.train_candidates(cfg, tmp_path / "whole", log=lambda m: None)
   killed = tmp_path / "killed"
-  env = dict(os.environ, PYTHONPATH=root, JAX_PLATFORMS="cpu")
-  cmd = [sys.executable, "-m", "experiments.train_candidates", f"--workdir={killed}", *flags]
-  proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+  proc = run_entry.start("train_candidates", f"--workdir={killed}", *flags)
   ckpt = killed / "groups" / "group_00000" / "checkpoints"
   deadline = time.time() + 900
-  while time.time() < deadline and proc.poll() is None:
+  while time.time() < deadline:
     if ckpt.is_dir() and any(d.isdigit() for d in os.listdir(ckpt)):
       break
     time.sleep(0.2)
-  assert proc.poll() is None, "the run ended before it could be killed"
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
+  os.kill(proc.pid, signal.SIGKILL)
+  assert proc.wait().rc == -signal.SIGKILL, "the run ended before it could be killed"
   assert not (killed / "table.csv").exists()
-  subprocess.run(cmd, cwd=root, env=env, check=True, stdout=subprocess.DEVNULL,
-                 stderr=subprocess.DEVNULL)
+  resumed = run_entry("train_candidates", f"--workdir={killed}", *flags)
+  assert resumed.rc == 0, resumed.stderr[-2000:]
   read = lambda d: csv_table.read_csv_columns(d / "table.csv")
   got, want = read(killed), read(tmp_path / "whole")
   got.pop("train_seconds"), want.pop("train_seconds")
