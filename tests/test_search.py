@@ -374,16 +374,22 @@ def test_outcome_keys():
 
 
 # --------------------------------------------------------------------------- real data
+@pytest.fixture(scope="module")
+def nb201_pruning_surrogate(nb201):
+  """RankNAS's ranker ensemble over all NB201 cells (2 members, 200 steps), compiled once."""
+  cfg = dataclasses.replace(ranknas.RankNASSearch.default_surrogate_config(), ensemble_size=2)
+  cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, num_steps=200,
+                                                          eval_every=200))
+  return surrogate_lib.RankerSurrogate(nb201.space, nb201.encodings, cfg)
+
+
 @pytest.mark.parametrize("target", ["cifar10_test", "cifar100_test"])
-def test_pruning_keeps_every_choice_of_the_optimum(nb201, target):
+def test_pruning_keeps_every_choice_of_the_optimum(nb201, nb201_pruning_surrogate, target):
   """RankNAS pruning, from rankers trained on 20..60 random cells, never drops a
   choice the benchmark's optimum needs (NB201's real accuracies)."""
   y = nb201.metric(target)
   opt_rows = np.nonzero(y >= y.max() - outcomes.OPTIMUM_TOLERANCE)[0]
-  cfg = dataclasses.replace(ranknas.RankNASSearch.default_surrogate_config(), ensemble_size=2)
-  cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, num_steps=200,
-                                                          eval_every=200))
-  sur = surrogate_lib.RankerSurrogate(nb201.space, nb201.encodings, cfg)
+  sur = nb201_pruning_surrogate
   pruned_any = False
   for seed, n in ((0, 20), (1, 40), (2, 60), (3, 100)):
     s = ranknas.RankNASSearch(nb201.space, seed=seed, surrogate=sur)
