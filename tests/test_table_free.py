@@ -223,10 +223,10 @@ def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
   # acenas_halving: rounds of 3 started, the best of each continued; the second round's
   # ranker was finetuned on the first round's labels (both fidelities).
   mf = json.loads((tmp_path / "runs" / "acenas_halving_seed0.json").read_text())
-  assert mf["rungs"] == [{"started": 3, "continued": 1, "candidate_epochs": 4}] * 2
+  assert mf["halving_rounds"] == [{"started": 3, "continued": 1, "candidate_epochs": 4}] * 2
   assert len({a for a, _, _ in mf["started"]}) == 6
   assert [e for _, e, _ in mf["started"]].count(2) == 2
-  assert mf["report"]["low_fidelity_candidates"] == 6 and mf["report"]["rounds"]
+  assert mf["report"]["low_fidelity_candidates"] == 6 and mf["report"]["rounds"] == 2
   # A rerun after losing the search records restores every rung from its checkpoints
   # (the ranked rounds replay to the same candidates) instead of training.
   for name in cfg.strategies:

@@ -412,7 +412,8 @@ def _halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
                               folder=ctx.workdir / "halving" / f"seed{seed}", log=ctx.log,
                               trainer_for=ctx.short_group_trainers())
   return _multi_fidelity_record(ctx, "halving", seed, search_fp, enc, res, t0=t0,
-                                ranker_seconds=0.0, report={}, path=path)
+                                ranker_seconds=0.0, report={}, path=path,
+                                extra={"rungs": res["rungs"]})
 
 
 def _acenas_halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
@@ -434,16 +435,20 @@ def _acenas_halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
                            cfg.budget * cfg.search_training.epochs, eta=HALVING_ETA,
                            folder=ctx.workdir / "acenas_halving" / f"seed{seed}",
                            trainer_for=ctx.short_group_trainers(), log=ctx.log)
-  report = searcher.report() | {"rounds": res["rounds"]}
   return _multi_fidelity_record(ctx, "acenas_halving", seed, search_fp, res["encodings"], res,
-                                t0=t0, ranker_seconds=searcher.ranker_seconds, report=report,
-                                path=path)
+                                t0=t0, ranker_seconds=searcher.ranker_seconds,
+                                report=searcher.report(), path=path,
+                                extra={"halving_rounds": res["rounds"]})
 
 
 def _multi_fidelity_record(ctx: _Context, name: str, seed: int, search_fp: str,
                            enc: np.ndarray, res: Mapping, *, t0: float, ranker_seconds: float,
-                           report: dict, path: pathlib.Path) -> dict:
-  """The finished-run record of a multi-fidelity strategy (written to ``path``)."""
+                           report: dict, path: pathlib.Path, extra: dict) -> dict:
+  """The finished-run record of a multi-fidelity strategy (written to ``path``).
+
+  ``extra``: strategy-specific keys (halving's ``rungs``, acenas_halving's
+  ``halving_rounds``: candidates started / continued and candidate-epochs per round).
+  """
   epochs = ctx.config.search_training.epochs
   n = enc.shape[0]
   full = [i for i in range(n) if res["epochs"][i] == epochs]  # reached the full budget
@@ -452,7 +457,7 @@ def _multi_fidelity_record(ctx: _Context, name: str, seed: int, search_fp: str,
   uses_weak = name in WEAK_LABEL_STRATEGIES
   rec = {"strategy": name, "seed": seed, "fingerprint": search_fp,
          "trained_candidates": n, "candidate_epochs": res["epochs_total"],
-         "rungs": res.get("rungs", res.get("rounds")),
+         **extra,
          "training_seconds": round(res["seconds"], 3),
          "candidate_train_seconds": round(res["seconds"], 3),
          "ranker_seconds": round(ranker_seconds, 3),
