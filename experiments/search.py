@@ -17,9 +17,10 @@ jaxnas.evaluate.weak_labels) and the predictor-loop baselines xgb (20 random arc
 XGBoost on a one-hot encoding queries its top 10 per round) and xgb_params
 (plus the parameter count). Every strategy sees the same seeds. With
 --evaluator=train (no table: every query trains a candidate): acenas, renas,
-rea, random, and halving (successive halving over random candidates on the
---train_epochs, within the same candidate-epochs); see
-docs/table_free_search.md.
+rea, random, halving (successive halving over random candidates on the
+--train_epochs, within the same candidate-epochs) and acenas_halving (the same
+rungs over candidates an AceNAS ranker picks, learning from both fidelities);
+see docs/table_free_search.md.
 
 Writes results.json, trajectory.csv, best_vs_queries.png, runs/ and state/ under
 --workdir (see jaxnas.search.comparison); the same command again resumes.
