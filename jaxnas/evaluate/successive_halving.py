@@ -50,6 +50,11 @@ class HalvingConfig:
   rung_epochs: tuple[int, ...] = (1, 3)
   eta: int = 3
 
+  @classmethod
+  def first_and_last(cls, epochs: int, eta: int = 3) -> "HalvingConfig":
+    """Two rungs: 1 epoch, then the full ``epochs`` (one rung when ``epochs`` is 1)."""
+    return cls(rung_epochs=(1, epochs) if epochs > 1 else (1,), eta=eta)
+
   def check(self, epochs: int) -> None:
     """Raises ConfigError unless the rungs fit a budget of ``epochs``."""
     r = tuple(self.rung_epochs)

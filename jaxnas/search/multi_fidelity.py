@@ -140,7 +140,7 @@ def run(searcher: MultiFidelityAceNAS, trainer: gt.GroupTrainer, candidate_epoch
     "seconds": training wall seconds}``.
   """
   epochs = trainer.config.epochs
-  rungs = sh.HalvingConfig(rung_epochs=(1, epochs) if epochs > 1 else (1,), eta=eta)
+  rungs = sh.HalvingConfig.first_and_last(epochs, eta)
   enc_all, ep_all, acc_all, curves, rounds = [], [], [], [], []
   seconds = 0.0
   for r, n in enumerate(round_sizes(candidate_epochs, epochs, searcher.round_size, eta)):

@@ -300,6 +300,14 @@ class _Context:
       self._weak = wl.combined(table)
     return self._weak
 
+  def weak_label_use(self, name: str) -> dict:
+    """``probe_seconds`` / ``weak_labels`` of a run record: what strategy ``name`` used."""
+    if name not in WEAK_LABEL_STRATEGIES:
+      return {"probe_seconds": 0.0, "weak_labels": None}
+    return {"probe_seconds": round(self.weak_seconds, 3),
+            "weak_labels": f"combined {list(self.config.weak_signals)} of {self.pool.shape[0]} "
+                           f"pool archs ({self.weak_fingerprint})"}
+
   def surrogate(self, name: str) -> surrogate_lib.RankerSurrogate:
     cfg = self.config
     key = (name, cfg.space, cfg.pool_size, cfg.ensemble_size, cfg.num_steps)
@@ -357,17 +365,13 @@ def _search_one(ctx: _Context, name: str, seed: int, search_fp: str,
   if evaluator.num_evaluations < ctx.config.budget and stop_after_batches is not None:
     return None
   keys = [np.asarray(r["arch"], np.int32).tobytes() for r in res.trajectory]
-  uses_weak = name in WEAK_LABEL_STRATEGIES
   rec = {"strategy": name, "seed": seed, "fingerprint": search_fp,
          "trained_candidates": evaluator.num_evaluations,
          "candidate_epochs": evaluator.num_evaluations * ctx.config.search_training.epochs,
          "training_seconds": round(res.evaluator_seconds, 3),
          "candidate_train_seconds": round(sum(evaluator.train_seconds.get(k, 0.0)
                                               for k in keys), 3),
-         "ranker_seconds": round(res.searcher_seconds, 3),
-         "probe_seconds": round(ctx.weak_seconds, 3) if uses_weak else 0.0,
-         "weak_labels": (f"combined {list(ctx.config.weak_signals)} of {ctx.pool.shape[0]} pool "
-                         f"archs ({ctx.weak_fingerprint})") if uses_weak else None,
+         "ranker_seconds": round(res.searcher_seconds, 3), **ctx.weak_label_use(name),
          "wall_seconds_last_call": round(time.time() - t0, 3), "report": res.report,
          "best_search_accuracy": res.best_score,
          "trajectory": [[r["query"], ctx.space.format(np.asarray(r["arch"], np.int32)),
@@ -406,7 +410,7 @@ def _halving_one(ctx: _Context, seed: int, search_fp: str) -> dict:
   epochs = cfg.search_training.epochs
   n = halving_candidates(cfg.budget, epochs)
   enc = space_base.sample_distinct(ctx.space, jax.random.fold_in(jax.random.key(seed), 7), n)
-  rungs = sh.HalvingConfig(rung_epochs=(1, epochs) if epochs > 1 else (1,), eta=HALVING_ETA)
+  rungs = sh.HalvingConfig.first_and_last(epochs, HALVING_ETA)
   t0 = time.time()
   res = sh.successive_halving(ctx.trainer(cfg.search_training.group_size), enc, rungs,
                               folder=ctx.workdir / "halving" / f"seed{seed}", log=ctx.log,
@@ -454,16 +458,12 @@ def _multi_fidelity_record(ctx: _Context, name: str, seed: int, search_fp: str,
   full = [i for i in range(n) if res["epochs"][i] == epochs]  # reached the full budget
   scores = [float(res["accuracy"][i]) for i in full]
   best = outcomes.best_so_far(scores).tolist()
-  uses_weak = name in WEAK_LABEL_STRATEGIES
   rec = {"strategy": name, "seed": seed, "fingerprint": search_fp,
          "trained_candidates": n, "candidate_epochs": res["epochs_total"],
          **extra,
          "training_seconds": round(res["seconds"], 3),
          "candidate_train_seconds": round(res["seconds"], 3),
-         "ranker_seconds": round(ranker_seconds, 3),
-         "probe_seconds": round(ctx.weak_seconds, 3) if uses_weak else 0.0,
-         "weak_labels": (f"combined {list(ctx.config.weak_signals)} of {ctx.pool.shape[0]} pool "
-                         f"archs ({ctx.weak_fingerprint})") if uses_weak else None,
+         "ranker_seconds": round(ranker_seconds, 3), **ctx.weak_label_use(name),
          "wall_seconds_last_call": round(time.time() - t0, 3), "report": report,
          "best_search_accuracy": max(scores),
          # Only candidates scored at the full budget compete (a 1-epoch accuracy is not
