@@ -99,9 +99,11 @@ def test_unchosen_ops_neither_matter_nor_train():
 def test_supernet_training_resumes_exactly(tmp_path):
   train_set, test_set = _sets()
   data = sn.load_images(TINY_SUPERNET, train=train_set, test=test_set)
-  full = sn.SupernetTrainer(SPACE, TINY_SUPERNET, *data).train()
-  ckpt = checkpoint_lib.Checkpointer(tmp_path / "ck")
+  # The uninterrupted and the interrupted run share one trainer (one compiled step);
+  # the resumed run is a fresh trainer, as after a restart.
   first = sn.SupernetTrainer(SPACE, TINY_SUPERNET, *data)
+  full = first.train()
+  ckpt = checkpoint_lib.Checkpointer(tmp_path / "ck")
   part = first.train(checkpointer=ckpt, checkpoint_every=3, stop_after=3)
   assert int(part["step"]) == 3 and ckpt.steps() == [3]
   messages = []
