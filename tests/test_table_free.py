@@ -164,7 +164,7 @@ def test_rea_settings_let_a_small_budget_evolve():
 def test_the_searches_fingerprint_leaves_out_the_final_budget(images):
   splits = tf.split_images(CONFIG, train=images[0], test=images[1])
   other_final = dataclasses.replace(
-      CONFIG, final_training=dataclasses.replace(TRAIN, epochs=3), final_top_k=1)
+      CONFIG, final_training=dataclasses.replace(TRAIN, epochs=2), final_top_k=1)
   other_search = dataclasses.replace(
       CONFIG, search_training=dataclasses.replace(TRAIN, channels=5))
   search_fp = lambda c: tf.fingerprint(c, splits, search_only=True)
@@ -196,8 +196,9 @@ def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
   training of the same candidates, which is what the survivors must equal (their
   last group of 2 trains with a smaller trainer). ``acenas_halving``: two ranked
   rounds of 3 at the same cost."""
-  cfg = dataclasses.replace(CONFIG, strategies=("halving", "acenas_halving"), budget=4)
-  assert TRAIN.epochs == 2
+  train2 = dataclasses.replace(TRAIN, epochs=2)
+  cfg = dataclasses.replace(CONFIG, strategies=("halving", "acenas_halving"), budget=4,
+                            search_training=train2)
   assert tf.halving_candidates(4, 2) == 6
   out = tf.run(cfg, tmp_path, train_images=images[0], test_images=images[1], log=lambda m: None)
   for name in cfg.strategies:
@@ -209,8 +210,8 @@ def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
   assert len(set(archs)) == 6
   space = registry.get_space(cfg.space)
   splits = tf.split_images(cfg, train=images[0], test=images[1])
-  trainer = tf.group_trainer(space, TRAIN, gt.prepare_data(splits.search_train,
-                                                           splits.search_val, TRAIN))
+  trainer = tf.group_trainer(space, train2, gt.prepare_data(splits.search_train,
+                                                            splits.search_val, train2))
   enc = np.stack([space.parse(a) for a in archs])
   curves = np.concatenate([trainer.train_group(enc[i:i + 3])["curves"] for i in (0, 3)])
   survivors = sorted(np.argsort(-curves[:, 0], kind="stable")[:2].tolist())

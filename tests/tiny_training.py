@@ -3,8 +3,6 @@
 One budget and one set of image shapes for both: their candidate groups then
 compile to the same programs, which the session's compilation cache
 (``conftest``) shares between the two test files instead of compiling twice.
-Two epochs, so that successive halving has a rung to stop at and the
-multi-fidelity strategies run on the same (already compiled) trainers.
 """
 
 import jax
@@ -12,7 +10,7 @@ import jax
 from jaxnas.data import images as images_lib
 from jaxnas.evaluate import group_training as gt
 
-TRAIN = gt.TrainingConfig(epochs=2, channels=4, image_size=8, num_stages=2, batch_size=16,
+TRAIN = gt.TrainingConfig(epochs=1, channels=4, image_size=8, num_stages=2, batch_size=16,
                           eval_batch=64, group_size=3, learning_rate=0.05)
 VAL_IMAGES = 32
 
