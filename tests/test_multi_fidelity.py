@@ -55,8 +55,10 @@ def test_round_sizes_fill_the_candidate_epochs_greedily(budget, epochs, round_si
   assert cost(1) > budget - sum(cost(n) for n in sizes)
 
 
-def test_short_group_trainers_round_up_to_a_power_of_two():
+def test_short_group_trainers_round_up_to_a_power_of_two_that_halves_the_group():
   trainer_for = sh.short_group_trainers(lambda n: n, 8)
   assert [trainer_for(n) for n in range(1, 8)] == [1, 2, 4, 4, 8, 8, 8]
   trainer_for = sh.short_group_trainers(lambda n: n, 6)
-  assert [trainer_for(n) for n in range(1, 6)] == [1, 2, 4, 4, 6]
+  assert [trainer_for(n) for n in range(1, 6)] == [1, 2, 6, 6, 6]  # 4 would not halve 6
+  trainer_for = sh.short_group_trainers(lambda n: n, 3)
+  assert [trainer_for(n) for n in range(1, 3)] == [1, 3]

@@ -193,9 +193,9 @@ def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
     images, tmp_path, monkeypatch):
   """``halving``: 6 random candidates at 1 epoch, the best third continued to 2 epochs (8
   candidate-epochs = a budget of 4 trained in full); checked against full-budget
-  training of the same candidates, which is what the survivors must equal (their
-  last group of 2 trains with a smaller trainer). ``acenas_halving``: two ranked
-  rounds of 3 at the same cost."""
+  training of the same candidates, which is what the survivors must equal.
+  ``acenas_halving``: two ranked rounds of 3 at the same cost, each round's one
+  continued candidate in a group of 1 (a smaller trainer)."""
   train2 = dataclasses.replace(TRAIN, epochs=2)
   cfg = dataclasses.replace(CONFIG, strategies=("halving", "acenas_halving"), budget=4,
                             search_training=train2)

@@ -149,16 +149,19 @@ def short_group_trainers(make: Callable[[int], gt.GroupTrainer],
   """``trainer_for`` of :func:`successive_halving`: groups rounded up to a power of two.
 
   A candidate's training does not depend on its group (see the module
-  docstring), so a short group may train with a smaller trainer; rounding up
-  to a power of two bounds the extra compilations to ``log2(group_size)``
-  while wasting less than half of a short group.
+  docstring), so a short group may train with a smaller trainer. Its size is
+  ``n`` rounded up to a power of two, used only when that at least halves the
+  group (otherwise the group pads to ``group_size``): at most
+  ``log2(group_size)`` extra compilations, each bought by at least half a
+  group's work saved on every such group.
 
   Args:
     make: builds the trainer of a group size (e.g. cached per size).
     group_size: the full group size.
   """
   def trainer_for(n: int) -> gt.GroupTrainer:
-    return make(min(group_size, 1 << max(0, int(n) - 1).bit_length()))
+    size = 1 << max(0, int(n) - 1).bit_length()
+    return make(size if size <= group_size // 2 else group_size)
   return trainer_for
 
 
