@@ -128,6 +128,14 @@ class RunningEntry:
   _out: pathlib.Path
   _err: pathlib.Path
 
+  def running(self) -> bool:
+    """Whether the run has not ended yet (Linux ``/proc``; an ended, unreaped run is a zombie)."""
+    try:
+      stat = pathlib.Path(f"/proc/{self.pid}/stat").read_text()
+    except OSError:
+      return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
   def wait(self) -> EntryResult:
     reply = json.loads(self._worker.stdout.readline())
     return EntryResult(reply["rc"], self._out.read_text(), self._err.read_text())

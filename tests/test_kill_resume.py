@@ -42,7 +42,7 @@ def test_sigkill_then_resume_matches_uninterrupted(run_entry, tmp_path):
   killed = str(tmp_path / "killed")
   proc = run_entry.start("train_ranker", *_argv(killed))
   deadline = time.time() + 240
-  while time.time() < deadline:
+  while time.time() < deadline and proc.running():
     steps = _checkpoint_steps(killed)
     if steps and steps[-1] >= 30:
       break

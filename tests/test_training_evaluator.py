@@ -253,10 +253,12 @@ def test_sigkill_then_resume_matches_uninterrupted(images, run_entry, tmp_path):
   proc = run_entry.start("train_candidates", f"--workdir={killed}", *flags)
   ckpt = killed / "groups" / "group_00000" / "checkpoints"
   deadline = time.time() + 900
-  while time.time() < deadline:
-    if ckpt.is_dir() and any(d.isdigit() for d in os.listdir(ckpt)):
+  saved = lambda: ckpt.is_dir() and any(d.isdigit() for d in os.listdir(ckpt))
+  while time.time() < deadline and proc.running():
+    if saved():
       break
     time.sleep(0.2)
+  assert saved(), "no checkpoint before the kill: the resume would not be tested"
   os.kill(proc.pid, signal.SIGKILL)
   assert proc.wait().rc == -signal.SIGKILL, "the run ended before it could be killed"
   assert not (killed / "table.csv").exists()
