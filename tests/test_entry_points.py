@@ -253,6 +253,7 @@ def _bad_flag_cases():
       ("search", ["--first_seed=-1"], "--first_seed"),
       ("search", ["--budget=0"], "--budget"),
       ("search", ["--strategy=bogus"], "bogus"),
+      ("search", ["--strategy=acenas_halving"], "add --evaluator=train"),
       ("search", ["--target=bogus"], "bogus"),
       ("rwe", ["--num_candidates=abc"], "--num_candidates"),
       ("rwe", ["--num_candidates=0"], "--num_candidates"),

@@ -102,7 +102,10 @@ def compare(config: CompareConfig, workdir: str, *,
         registry.strategy_class(VARIANTS.get(name, name))
       except errors.ConfigError:
         known = sorted(set(registry.STRATEGIES) | set(VARIANTS) | set(extra))
-        raise errors.ConfigError(f"unknown strategy {name!r}; expected one of {known}") from None
+        hint = (" (it trains candidates: add --evaluator=train)"
+                if name in protocol_configs.TABLE_FREE_STRATEGIES else "")
+        raise errors.ConfigError(
+            f"unknown strategy {name!r}{hint}; expected one of {known}") from None
   bench = table = None
   target = config.target
   if config.benchmark != "none":
