@@ -4,6 +4,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxnas.evaluate import group_training as gt
 from jaxnas.evaluate import successive_halving as sh
 from jaxnas.search import multi_fidelity as mf
 from jaxnas.search import surrogate as surrogate_lib
@@ -47,6 +48,8 @@ def test_calibration_refuses_flat_or_inverted_lines():
     (72, 3, 8, 3), (8, 2, 3, 3), (10, 1, 4, 3), (13, 4, 5, 2), (5, 3, 8, 3)])
 def test_round_sizes_fill_the_candidate_epochs_greedily(budget, epochs, round_size, eta):
   cost = lambda n: n + -(-n // eta) * (epochs - 1)
+  assert [sh.HalvingConfig.two_rung_cost(n, epochs, eta) for n in range(1, 10)] == [
+      cost(n) for n in range(1, 10)]
   sizes = mf.round_sizes(budget, epochs, round_size, eta)
   assert sum(cost(n) for n in sizes) <= budget
   assert all(1 <= n <= round_size for n in sizes)
@@ -56,9 +59,9 @@ def test_round_sizes_fill_the_candidate_epochs_greedily(budget, epochs, round_si
 
 
 def test_short_group_trainers_round_up_to_a_power_of_two_that_halves_the_group():
-  trainer_for = sh.short_group_trainers(lambda n: n, 8)
+  trainer_for = gt.short_group_trainers(lambda n: n, 8)
   assert [trainer_for(n) for n in range(1, 8)] == [1, 2, 4, 4, 8, 8, 8]
-  trainer_for = sh.short_group_trainers(lambda n: n, 6)
+  trainer_for = gt.short_group_trainers(lambda n: n, 6)
   assert [trainer_for(n) for n in range(1, 6)] == [1, 2, 6, 6, 6]  # 4 would not halve 6
-  trainer_for = sh.short_group_trainers(lambda n: n, 3)
+  trainer_for = gt.short_group_trainers(lambda n: n, 3)
   assert [trainer_for(n) for n in range(1, 3)] == [1, 3]

@@ -53,7 +53,7 @@ from jaxnas.evaluate.training_config import TrainingConfig
 from jaxnas.spaces import cell as cell_lib
 
 __all__ = ["EXECUTIONS", "GroupTrainer", "OPTIMIZERS", "TrainingConfig", "TrainingData",
-           "candidate_key", "prepare_data"]
+           "candidate_key", "prepare_data", "short_group_trainers"]
 
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
@@ -313,3 +313,25 @@ class GroupTrainer:
     curves_arr = np.asarray(curves, np.float64).T[:g]
     return {"accuracy": curves_arr[:, -1], "curves": curves_arr,
             "train_loss": np.asarray(losses, np.float64).T[:g], "seconds": seconds}
+
+
+def short_group_trainers(make: Callable[[int], GroupTrainer],
+                         group_size: int) -> Callable[[int], GroupTrainer]:
+  """``trainer_for(n)``: the trainer of a short group of ``n <= group_size`` candidates.
+
+  A candidate's training depends only on (seed, architecture), not on its
+  group, so a short group (the last of a list, a rung's survivors) may train
+  with a smaller trainer instead of padding with copies, each of which costs as
+  much as a candidate. The size is ``n`` rounded up to a power of two, used only
+  when that at least halves the group (otherwise ``group_size``, padded): at
+  most ``log2(group_size)`` extra compilations, each bought by at least half a
+  group's work on every such group.
+
+  Args:
+    make: builds the trainer of a group size (e.g. cached per size).
+    group_size: the full group size.
+  """
+  def trainer_for(n: int) -> GroupTrainer:
+    size = 1 << max(0, int(n) - 1).bit_length()
+    return make(size if size <= group_size // 2 else group_size)
+  return trainer_for

@@ -34,7 +34,7 @@ from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas.evaluate import group_training as gt
 
-__all__ = ["HalvingConfig", "replay", "short_group_trainers", "successive_halving"]
+__all__ = ["HalvingConfig", "replay", "successive_halving"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +54,12 @@ class HalvingConfig:
   def first_and_last(cls, epochs: int, eta: int = 3) -> "HalvingConfig":
     """Two rungs: 1 epoch, then the full ``epochs`` (one rung when ``epochs`` is 1)."""
     return cls(rung_epochs=(1, epochs) if epochs > 1 else (1,), eta=eta)
+
+  @staticmethod
+  def two_rung_cost(n: int, epochs: int, eta: int = 3) -> int:
+    """Candidate-epochs of :meth:`first_and_last` over ``n`` candidates: ``n`` first
+    epochs plus ``epochs - 1`` for each of the ``ceil(n / eta)`` continued ones."""
+    return n + (-(-n // eta)) * (epochs - 1) if epochs > 1 else n
 
   def check(self, epochs: int) -> None:
     """Raises ConfigError unless the rungs fit a budget of ``epochs``."""
@@ -94,7 +100,7 @@ def successive_halving(trainer: gt.GroupTrainer, encodings: np.ndarray, config: 
     folder: where each rung's groups checkpoint (None: in memory only).
     log: progress lines.
     trainer_for: the trainer of a short last group of ``n`` candidates (same
-      settings, group size ``>= n``), e.g. :func:`short_group_trainers`; a
+      settings, group size ``>= n``), e.g. :func:`group_training.short_group_trainers`; a
       group pads to its trainer's size with copies of its first candidate, and
       a padded slot costs as much as a real one. Default: ``trainer``.
 
@@ -142,27 +148,6 @@ def successive_halving(trainer: gt.GroupTrainer, encodings: np.ndarray, config: 
   return {"accuracy": np.asarray([c[-1] for c in curves]), "epochs": epochs,
           "curves": curves, "rungs": rungs, "epochs_total": int(epochs.sum()),
           "seconds": seconds}
-
-
-def short_group_trainers(make: Callable[[int], gt.GroupTrainer],
-                         group_size: int) -> Callable[[int], gt.GroupTrainer]:
-  """``trainer_for`` of :func:`successive_halving`: groups rounded up to a power of two.
-
-  A candidate's training does not depend on its group (see the module
-  docstring), so a short group may train with a smaller trainer. Its size is
-  ``n`` rounded up to a power of two, used only when that at least halves the
-  group (otherwise the group pads to ``group_size``): at most
-  ``log2(group_size)`` extra compilations, each bought by at least half a
-  group's work saved on every such group.
-
-  Args:
-    make: builds the trainer of a group size (e.g. cached per size).
-    group_size: the full group size.
-  """
-  def trainer_for(n: int) -> gt.GroupTrainer:
-    size = 1 << max(0, int(n) - 1).bit_length()
-    return make(size if size <= group_size // 2 else group_size)
-  return trainer_for
 
 
 def replay(curves: np.ndarray, config: HalvingConfig) -> dict:

@@ -104,8 +104,7 @@ def round_sizes(candidate_epochs: int, epochs: int, round_size: int, eta: int) -
   A round of ``n`` costs ``n`` first epochs plus ``ceil(n / eta) * (epochs - 1)``
   for the continued ones; the last round is the largest that still fits.
   """
-  def cost(n):
-    return n + (-(-n // eta)) * (epochs - 1) if epochs > 1 else n
+  cost = lambda n: sh.HalvingConfig.two_rung_cost(n, epochs, eta)
   sizes, left = [], int(candidate_epochs)
   while left > 0:
     n = min(round_size, left)
@@ -130,7 +129,7 @@ def run(searcher: MultiFidelityAceNAS, trainer: gt.GroupTrainer, candidate_epoch
     candidate_epochs: total epochs the candidates may train (summed).
     eta: keep the best ``1 / eta`` after the 1-epoch rung.
     folder: where every round's groups checkpoint.
-    trainer_for: trainers of short groups (:func:`successive_halving.short_group_trainers`).
+    trainer_for: trainers of short groups (:func:`group_training.short_group_trainers`).
     log: progress lines.
 
   Returns:

@@ -270,7 +270,7 @@ class _Context:
 
   def short_group_trainers(self) -> Callable[[int], gt.GroupTrainer]:
     """Search trainers of short groups (successive halving's ``trainer_for``)."""
-    return sh.short_group_trainers(self.trainer, self._search_cfg.group_size)
+    return gt.short_group_trainers(self.trainer, self._search_cfg.group_size)
 
   def trainer(self, group_size: int) -> gt.GroupTrainer:
     """The search trainer for groups of ``group_size`` (one compile per size)."""
@@ -319,15 +319,12 @@ class _Context:
 
   def searcher(self, name: str, seed: int) -> base.Searcher:
     cfg = self.config
-    if name == "acenas_halving":
-      return multi_fidelity.MultiFidelityAceNAS(
-          self.space, seed=seed, surrogate=self.surrogate("acenas"), round_size=cfg.round_size,
-          weak_labels=self.weak_labels(), pretrain_size=min(2048, self.pool.shape[0]))
-    if name == "acenas":
-      return registry.make_searcher(
-          "acenas", self.space, seed=seed, surrogate=self.surrogate(name),
-          round_size=cfg.round_size, weak_labels=self.weak_labels(),
-          pretrain_size=min(2048, self.pool.shape[0]))
+    if name in ("acenas", "acenas_halving"):  # one ranker setting for both
+      ace = dict(seed=seed, surrogate=self.surrogate("acenas"), round_size=cfg.round_size,
+                 weak_labels=self.weak_labels(), pretrain_size=min(2048, self.pool.shape[0]))
+      if name == "acenas":
+        return registry.make_searcher("acenas", self.space, **ace)
+      return multi_fidelity.MultiFidelityAceNAS(self.space, **ace)
     if name == "renas":
       return WeakPriorReNAS(self.space, seed=seed, surrogate=self.surrogate(name),
                             round_size=cfg.round_size, num_init=min(10, max(2, cfg.budget // 3)),
@@ -386,10 +383,8 @@ def _search_one(ctx: _Context, name: str, seed: int, search_fp: str,
 def halving_candidates(budget: int, epochs: int, eta: int = HALVING_ETA) -> int:
   """How many random candidates successive halving (rungs 1 and ``epochs``) can start
   with the candidate-epochs of ``budget`` candidates trained ``epochs`` each."""
-  if epochs == 1:
-    return budget
   n = budget
-  while n + 1 + -(-(n + 1) // eta) * (epochs - 1) <= budget * epochs:
+  while sh.HalvingConfig.two_rung_cost(n + 1, epochs, eta) <= budget * epochs:
     n += 1
   return n
 
@@ -498,7 +493,7 @@ def retrain(space, archs: list[str], final_training: gt.TrainingConfig, final_se
   and seed (in any group, e.g. by a run with other strategies) is read back,
   not trained again: a candidate's result depends only on (budget, seed,
   architecture). A short last group trains with a smaller trainer
-  (:func:`successive_halving.short_group_trainers`).
+  (:func:`group_training.short_group_trainers`).
 
   Args:
     space: the cell space of ``archs``.
@@ -522,7 +517,7 @@ def retrain(space, archs: list[str], final_training: gt.TrainingConfig, final_se
     g = fcfg.group_size
     trainer_of = lambda n, fcfg=fcfg, data=data: group_trainer(
         space, dataclasses.replace(fcfg, group_size=n), data)
-    trainer_for = sh.short_group_trainers(trainer_of, g)
+    trainer_for = gt.short_group_trainers(trainer_of, g)
     done = _finished_archs(folder / "groups", {
         dataclasses.replace(fcfg, group_size=s).fingerprint(space, data)
         for s in range(1, g + 1)})
@@ -532,7 +527,7 @@ def retrain(space, archs: list[str], final_training: gt.TrainingConfig, final_se
           "archs retrained earlier")
     for lo in range(0, len(todo), g):
       ids = todo[lo:lo + g]
-      trainer = trainer_of(g) if len(ids) == g else trainer_for(len(ids))
+      trainer = trainer_for(len(ids))
       group = enc[ids]
       digest = hashlib.sha256(group.tobytes() + trainer.fingerprint.encode()).hexdigest()[:16]
       group_dir = folder / "groups" / digest
