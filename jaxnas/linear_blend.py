@@ -8,9 +8,10 @@ trust, and how much, shows in the training data itself: the protocol trains K
 fold members per ranker (each without one fold of the training archs, inside
 the same vmapped program as the ranker) and compares out-of-fold predictions.
 
-* The linear model: ridge regression on the one-hot choices plus the GNN's own
-  standardised cost features, its penalty chosen by exact leave-one-out error
-  (:func:`jaxnas.reference_baseline.fit_ridge`).
+* The linear model: ridge regression of the labels' normal scores
+  (:func:`jaxnas.reference_baseline.normal_scores`) on the one-hot choices plus the
+  GNN's own standardised cost features, its penalty chosen by exact leave-one-out
+  error (:func:`jaxnas.reference_baseline.fit_ridge`).
 * The blend: ``(1 - w) * gnn + w * z(linear)``, ``w`` from :data:`BLEND_WEIGHTS`
   with the highest Kendall tau of the out-of-fold blend on the training archs;
   a blend must beat the GNN alone by more than :data:`MIN_GAIN` there (the
@@ -87,8 +88,10 @@ class LinearRanker:
 
 
 def fit(x: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> LinearRanker:
-  """Ridge on ``x[rows]`` against ``labels[rows]``; standardised over all of ``x`` ``[N, F]``."""
-  w, b, _ = reference_baseline.fit_ridge(x[rows], np.asarray(labels)[rows])
+  """Ridge on ``x[rows]`` against the normal scores of ``labels[rows]``; standardised over
+  all of ``x`` ``[N, F]``."""
+  w, b, _ = reference_baseline.fit_ridge(
+      x[rows], reference_baseline.normal_scores(np.asarray(labels)[rows]))
   raw = x @ w + b
   return LinearRanker(w, float(b), float(raw.mean()), float(raw.std() + 1e-12))
 

@@ -40,6 +40,30 @@ def test_ridge_matches_normal_equations_and_brute_force_loo():
   assert alpha == grid[int(np.argmin([loo(a) for a in grid]))]
 
 
+def test_normal_scores_are_normal_quantiles_of_mean_ranks():
+  import statistics
+  y = np.array([3.0, -1.0, 3.0, 10.0, 0.5])
+  ranks = [3.5, 1.0, 3.5, 5.0, 2.0]  # ties share the mean of ranks 3 and 4
+  want = [statistics.NormalDist().inv_cdf((r - 0.5) / 5) for r in ranks]
+  np.testing.assert_allclose(reference_baseline.normal_scores(y), want, rtol=1e-12)
+
+
+def test_one_diverged_label_does_not_flip_the_ridge():
+  # An additive rule plus one arch whose training diverged (accuracy 0): on raw labels
+  # that arch's choice gets a large negative weight; on normal scores it is one rank.
+  space = spaces.get_space("chain:4:a,b,c")
+  enc = space.enumerate()
+  labels = 70.0 + enc[:, 0] + 0.5 * enc[:, 1]
+  rows = np.arange(0, len(enc), 3)
+  bad = labels.copy()
+  bad[rows[-1]] = 0.0
+  scores = reference_baseline.onehot_ridge_scores(space, enc, bad, rows)
+  assert np.corrcoef(scores, labels)[0, 1] > 0.9
+  x = spaces.one_hot(space, enc)
+  w, b, _ = reference_baseline.fit_ridge(x[rows], bad[rows])  # raw labels: the fit flips
+  assert np.corrcoef(x @ w + b, labels)[0, 1] < 0.0
+
+
 def test_ridge_recovers_an_additive_one_hot_rule():
   space = spaces.get_space("chain:6:a,b,c")
   enc = space.enumerate()
