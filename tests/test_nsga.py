@@ -172,7 +172,7 @@ TRAIN = tiny_training.TRAIN
 def test_nsga_with_trained_candidates_retrains_its_front_and_resumes(tmp_path, monkeypatch):
   train, test = tiny_training.images()  # the table-free tests' shapes: their programs
   cfg = multi_objective.NSGAConfig(
-      space="complete_dag:4", evaluator="train", cost="flops", generations=2, population=4,
+      space="complete_dag:3", evaluator="train", cost="flops", generations=2, population=4,
       max_evaluations=8, training=TRAIN, val_images=tiny_training.VAL_IMAGES,
       final_training=TRAIN, final_archs=2,
       final_seeds=1)

@@ -22,7 +22,7 @@ from jaxnas.spaces import registry
 
 TRAIN = tiny_training.TRAIN
 CONFIG = tf.TableFreeConfig(
-    space="complete_dag:4", strategies=("acenas", "renas", "rea", "random"), budget=6, seeds=1,
+    space="complete_dag:3", strategies=("acenas", "renas", "rea", "random"), budget=6, seeds=1,
     round_size=3, pool_size=48, ensemble_size=2, num_steps=10, weak_signals=("params", "flops"),
     search_training=TRAIN, val_images=tiny_training.VAL_IMAGES, final_training=TRAIN,
     final_top_k=2, final_seeds=1)
