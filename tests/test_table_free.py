@@ -90,7 +90,7 @@ def test_final_accuracy_is_the_test_accuracy_of_an_independent_retraining(finish
   arch = res["per_seed"][0]["winner"]
   cfg = dataclasses.replace(CONFIG.final_training, seed=0)
   splits = tf.split_images(CONFIG, train=images[0], test=images[1])
-  trainer = tf.group_trainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
+  trainer = gt.shared_trainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
   got = trainer.train_group(space.parse(arch)[None])
   assert float(got["accuracy"][0]) == pytest.approx(res["final_test_accuracy_mean"], abs=1e-6)
   assert res["winner_params_mean"] > 0 and res["winner_flops_mean"] > 0
@@ -210,7 +210,7 @@ def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
   assert len(set(archs)) == 6
   space = registry.get_space(cfg.space)
   splits = tf.split_images(cfg, train=images[0], test=images[1])
-  trainer = tf.group_trainer(space, train2, gt.prepare_data(splits.search_train,
+  trainer = gt.shared_trainer(space, train2, gt.prepare_data(splits.search_train,
                                                             splits.search_val, train2))
   enc = np.stack([space.parse(a) for a in archs])
   curves = np.concatenate([trainer.train_group(enc[i:i + 3])["curves"] for i in (0, 3)])
@@ -259,6 +259,6 @@ def test_the_final_retraining_reuses_archs_retrained_by_another_run(images, tmp_
     assert both[(a, 0)] == first[(a, 0)]
   # The new arch trained alone, in a group of 1; the oracle: the same, outside retrain.
   cfg = dataclasses.replace(TRAIN, seed=0)
-  trainer = tf.group_trainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
+  trainer = gt.shared_trainer(space, cfg, gt.prepare_data(splits.final_train, splits.test, cfg))
   want = trainer.train_group(space.parse(archs[4])[None])["accuracy"][0]
   assert both[(archs[4], 0)]["test_accuracy"] == pytest.approx(float(want), abs=1e-6)

@@ -75,11 +75,12 @@ def test_learned_bn_parameters_change_the_output(space):
 
 
 @pytest.mark.parametrize("execution", ["map_switch", "vmap_mixed"])
-def test_group_step_equals_per_candidate_steps(space, images, execution):
+def test_group_step_equals_per_candidate_steps(images, execution):
   cfg = TINY if execution == TINY.execution else gt.TrainingConfig(
       **{**TINY.__dict__, "execution": execution})
+  space = registry.get_space("complete_dag:3")  # half of NB201's cell to trace, same code
   trainer = gt.GroupTrainer(space, cfg, gt.prepare_data(*images, cfg))
-  enc = np.asarray([[3, 2, 1, 4, 0, 3], [1, 1, 1, 1, 1, 1], [0, 3, 4, 2, 3, 1]], np.int32)
+  enc = np.asarray([[3, 2, 4], [1, 1, 1], [4, 3, 2]], np.int32)
   state = trainer.init_state(enc)
   x, y = trainer.batch(0, 1)
   new, losses = jax.jit(trainer.group_step)(state, jnp.asarray(enc), x, y)
@@ -162,37 +163,57 @@ def test_parameter_count_matches_the_network(space):
   assert cell_costs.parameter_count(body, enc, 7)[0] == total
 
 
-def test_train_candidates_writes_a_table_the_ranker_reads(space, images, tmp_path):
+# train_candidates' runs, in this process and as entry points: one setting, so that its
+# programs are traced here once and compiled once per session (a 3-edge space: half of
+# NB201's cell to trace).
+TABLE_TRAINING = gt.TrainingConfig(epochs=3, channels=3, image_size=8, batch_size=16,
+                                   group_size=2, learning_rate=0.05, seed=1)
+TABLE_FLAGS = ["--holdout_fraction=0.4", "--space=complete_dag:3", "--epochs=3", "--channels=3",
+               "--image_size=8", "--batch_size=16", "--group_size=2", "--learning_rate=0.05",
+               "--seed=1"]
+
+
+def _table_config(npz, num_candidates):
+  return candidate_table.CandidateTableConfig(
+      space="complete_dag:3", num_candidates=num_candidates, images=str(npz),
+      holdout_fraction=0.4, training=TABLE_TRAINING)
+
+
+@pytest.fixture(scope="module")
+def four_class_npz(images, tmp_path_factory):
+  """A user's ``.npz`` of the synthetic images with 4 classes."""
   train, test = images
-  path = tmp_path / "mine.npz"
-  x = np.concatenate([train.x, test.x])
-  np.savez(path, x=x, y=np.concatenate([train.y, test.y]) % 4)  # 4 classes
-  cfg = candidate_table.CandidateTableConfig(num_candidates=4, images=str(path),
-                                             holdout_fraction=0.4, training=TINY)
+  path = tmp_path_factory.mktemp("npz") / "mine.npz"
+  np.savez(path, x=np.concatenate([train.x, test.x]),
+           y=np.concatenate([train.y, test.y]) % 4)
+  return path
+
+
+def test_train_candidates_writes_a_table_the_ranker_reads(four_class_npz, tmp_path):
+  cfg = _table_config(four_class_npz, 4)
   work = tmp_path / "run"
   assert candidate_table.train_candidates(cfg, work, log=lambda m: None,
                                           stop_after_groups=1) is None
   out = candidate_table.train_candidates(cfg, work, log=lambda m: None)
   assert out["num_classes"] == 4 and out["num_candidates"] == 4
-  bench = csv_table.load_csv(work / "table.csv", space, label_columns=["trained_accuracy"])
+  bench = csv_table.load_csv(work / "table.csv", registry.get_space("complete_dag:3"),
+                             label_columns=["trained_accuracy"])
   assert len(bench) == 4
   with open(work / "table.csv") as f:
     header = next(csv.reader(f))
-  assert header == ["arch", "trained_accuracy", "acc_epoch_1", "acc_epoch_2", "params", "flops",
-                    "train_seconds"]
-  np.testing.assert_allclose(bench.metric("trained_accuracy"), bench.metric("acc_epoch_2"))
+  assert header == ["arch", "trained_accuracy", "acc_epoch_1", "acc_epoch_2", "acc_epoch_3",
+                    "params", "flops", "train_seconds"]
+  np.testing.assert_allclose(bench.metric("trained_accuracy"), bench.metric("acc_epoch_3"))
   assert (work / "learning_curves.png").is_file()
-  assert json.loads((work / "config.json").read_text())["training"]["epochs"] == 2
+  assert json.loads((work / "config.json").read_text())["training"]["epochs"] == 3
   # The same config again on the finished workdir: its results, every file untouched.
   before = {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()}
   messages = []
   assert candidate_table.train_candidates(cfg, work, log=messages.append) == out
   assert {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()} == before
   assert any("nothing was changed" in m for m in messages)
-  other = candidate_table.CandidateTableConfig(num_candidates=5, images=str(path),
-                                               holdout_fraction=0.4, training=TINY)
   with pytest.raises(errors.ConfigError, match="another configuration"):
-    candidate_table.train_candidates(other, work, log=lambda m: None)
+    candidate_table.train_candidates(_table_config(four_class_npz, 5), work, log=lambda m: None)
 
 
 @pytest.mark.parametrize("arrays,message", [
@@ -228,27 +249,18 @@ def test_user_npz_any_classes_and_size(tmp_path):
     images_lib.load_npz(tmp_path / "junk.npz")
 
 
-def test_sigkill_then_resume_matches_uninterrupted(images, run_entry, tmp_path):
+def test_sigkill_then_resume_matches_uninterrupted(four_class_npz, run_entry, tmp_path):
   """train_candidates killed with SIGKILL after its first checkpoint, then restarted, writes
   the table an uninterrupted run writes."""
   import os
   import signal
   import time
-  train, test = images
-  npz = tmp_path / "imgs.npz"
-  np.savez(npz, x=np.concatenate([train.x, test.x]), y=np.concatenate([train.y, test.y]))
-  # A 3-edge space: half of NB201's network to trace in each of the three processes.
-  flags = [f"--images={npz}", "--holdout_fraction=0.4", "--num_candidates=2", "--group_size=2",
-           "--space=complete_dag:3", "--epochs=3", "--channels=3", "--image_size=8",
-           "--batch_size=16", "--learning_rate=0.05", "--seed=1"]
-  # The uninterrupted run goes first: its compiled programs land in the session's
-  # compilation cache, which the two later runs (fresh processes forked by the warm
-  # entry worker) then read instead of compiling.
-  cfg = candidate_table.CandidateTableConfig(
-      space="complete_dag:3", num_candidates=2, images=str(npz), holdout_fraction=0.4,
-      training=gt.TrainingConfig(epochs=3, channels=3, image_size=8, batch_size=16,
-                                 group_size=2, learning_rate=0.05, seed=1))
-  candidate_table.train_candidates(cfg, tmp_path / "whole", log=lambda m: None)
+  flags = [f"--images={four_class_npz}", "--num_candidates=2", *TABLE_FLAGS]
+  # The uninterrupted run goes first, in this process: its programs are the table test's
+  # and are in the session's compilation cache, which the two later runs (fresh
+  # processes forked by the warm entry worker) read instead of compiling.
+  candidate_table.train_candidates(_table_config(four_class_npz, 2), tmp_path / "whole",
+                                   log=lambda m: None)
   killed = tmp_path / "killed"
   proc = run_entry.start("train_candidates", f"--workdir={killed}", *flags)
   ckpt = killed / "groups" / "group_00000" / "checkpoints"

@@ -183,7 +183,7 @@ def train_candidates(config: CandidateTableConfig, workdir: str | pathlib.Path, 
     io_utils.atomic_write_text(archs_path, "".join(space.format(e) + "\n" for e in enc))
   train, held_out = load_images(config)
   data = gt.prepare_data(train, held_out, config.training)
-  trainer = gt.GroupTrainer(space, config.training, data)
+  trainer = gt.shared_trainer(space, config.training, data)
   g = config.training.group_size
   num_groups = -(-enc.shape[0] // g)
   log(f"training {enc.shape[0]} candidates of {config.space} in {num_groups} groups of {g} "

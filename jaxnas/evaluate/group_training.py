@@ -53,7 +53,7 @@ from jaxnas.evaluate.training_config import TrainingConfig
 from jaxnas.spaces import cell as cell_lib
 
 __all__ = ["EXECUTIONS", "GroupTrainer", "OPTIMIZERS", "TrainingConfig", "TrainingData",
-           "candidate_key", "prepare_data", "short_group_trainers"]
+           "candidate_key", "prepare_data", "shared_trainer", "short_group_trainers"]
 
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
@@ -313,6 +313,20 @@ class GroupTrainer:
     curves_arr = np.asarray(curves, np.float64).T[:g]
     return {"accuracy": curves_arr[:, -1], "curves": curves_arr,
             "train_loss": np.asarray(losses, np.float64).T[:g], "seconds": seconds}
+
+
+# Trainers by what they compute (config, space, image content): a resumed, repeated or
+# second run in the same process reuses their traced and compiled programs.
+_SHARED: dict[str, GroupTrainer] = {}
+
+
+def shared_trainer(space: cell_lib.CellSpace, config: TrainingConfig,
+                   data: TrainingData) -> GroupTrainer:
+  """The process's :class:`GroupTrainer` of ``(space, config, data)`` (built once)."""
+  key = config.fingerprint(space, data)
+  if key not in _SHARED:
+    _SHARED[key] = GroupTrainer(space, config, data)
+  return _SHARED[key]
 
 
 def short_group_trainers(make: Callable[[int], GroupTrainer],

@@ -154,7 +154,7 @@ def _quality(config: NSGAConfig, space, splits, workdir: pathlib.Path, log):
   search_cfg = dataclasses.replace(config.training, eval_images=0)
   data = gt.prepare_data(splits.search_train, splits.search_val, search_cfg)
   evaluator = training_evaluator.TrainingEvaluator(
-      table_free.group_trainer(space, search_cfg, data), workdir=workdir / "candidates", log=log)
+      gt.shared_trainer(space, search_cfg, data), workdir=workdir / "candidates", log=log)
   return "trained_accuracy", evaluator.evaluate, evaluator
 
 

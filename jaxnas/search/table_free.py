@@ -77,7 +77,7 @@ from jaxnas.spaces import cell as cell_lib
 from jaxnas.spaces import registry as spaces_registry
 
 __all__ = ["HALVING_ETA", "SPLIT_SEED", "STRATEGIES", "SearchEvaluator", "Splits", "TableFreeConfig",
-           "WEAK_LABEL_STRATEGIES", "WeakPriorReNAS", "fingerprint", "group_trainer",
+           "WEAK_LABEL_STRATEGIES", "WeakPriorReNAS", "fingerprint",
            "halving_candidates", "image_fingerprint", "rea_settings", "retrain", "run",
            "split_images", "top_archs"]
 
@@ -213,18 +213,10 @@ def rea_settings(budget: int) -> dict:
   return {"population_size": population, "sample_size": max(1, min(10, population // 2))}
 
 
-# Group trainers and ranker surrogates by what they compute: a resumed or repeated run in
-# the same process reuses their compiled steps instead of compiling again.
-_TRAINERS: dict[str, gt.GroupTrainer] = {}
+# Ranker surrogates by what they compute: a resumed or repeated run in the same process
+# reuses their compiled steps instead of compiling again (trainers:
+# :func:`jaxnas.evaluate.group_training.shared_trainer`).
 _SURROGATES: dict[tuple, surrogate_lib.RankerSurrogate] = {}
-
-
-def group_trainer(space, config: gt.TrainingConfig, data: gt.TrainingData) -> gt.GroupTrainer:
-  """A :class:`GroupTrainer` of (space, config, data), shared within the process."""
-  key = config.fingerprint(space, data)
-  if key not in _TRAINERS:
-    _TRAINERS[key] = gt.GroupTrainer(space, config, data)
-  return _TRAINERS[key]
 
 
 _FINAL_SETTINGS = ("final_training", "final_top_k")
@@ -277,7 +269,7 @@ class _Context:
     g = min(group_size, self._search_cfg.group_size)
     if g not in self._trainers:
       cfg = dataclasses.replace(self._search_cfg, group_size=g)
-      self._trainers[g] = group_trainer(self.space, cfg, self.search_data)
+      self._trainers[g] = gt.shared_trainer(self.space, cfg, self.search_data)
     return self._trainers[g]
 
   def weak_labels(self) -> np.ndarray:
@@ -515,7 +507,7 @@ def retrain(space, archs: list[str], final_training: gt.TrainingConfig, final_se
     fcfg = dataclasses.replace(final_training, seed=fseed)
     data = gt.prepare_data(splits.final_train, splits.test, fcfg)
     g = fcfg.group_size
-    trainer_of = lambda n, fcfg=fcfg, data=data: group_trainer(
+    trainer_of = lambda n, fcfg=fcfg, data=data: gt.shared_trainer(
         space, dataclasses.replace(fcfg, group_size=n), data)
     trainer_for = gt.short_group_trainers(trainer_of, g)
     done = _finished_archs(folder / "groups", {
