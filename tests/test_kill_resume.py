@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("nas_bench_graph")
 
-FLAGS = ["--benchmark=nasbench_graph:cora", "--train_size=40", "--num_steps=300",
+FLAGS = ["--benchmark=nasbench_graph:cora", "--train_size=40", "--num_steps=150",
          "--eval_every=10", "--checkpoint_every=10", "--hidden=8", "--num_layers=1",
          "--list_size=16", "--seed=3", "--blend_folds=2"]  # fold members resume too
 TIMING_KEYS = ("fit_time", "query_time")
