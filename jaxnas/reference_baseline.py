@@ -6,11 +6,11 @@ ranks mapped to standard-normal quantiles, :func:`normal_scores`), with the ridg
 penalty picked from a grid by exact leave-one-out error (closed form through one
 SVD of the train design). Normal scores rather than raw accuracies because NAS
 tables have a heavy low tail (runs that diverged or barely trained): on raw labels
-a few such archs pull the least-squares fit, and only the order is wanted (on
-NAS-Bench-Graph cs at 20 archs Kendall tau 0.43 -> 0.48, NB201 0.26 -> 0.36). Numpy only, milliseconds for the train
-sizes the protocol uses. A GNN that ranks worse than this on the same split
-means the encoding or the defaults are off for that space, so the protocol
-prints a warning.
+a few such archs pull the least-squares fit, and only the order is wanted
+(NAS-Bench-Graph cs at 20 archs: Kendall tau 0.43 -> 0.48; NB201 0.26 -> 0.36).
+Numpy only, milliseconds for the train sizes the protocol uses. A GNN that ranks
+worse than this on the same split means the encoding or the defaults are off for
+that space, so the protocol prints a warning.
 """
 
 from __future__ import annotations
