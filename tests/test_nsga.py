@@ -190,7 +190,7 @@ def test_nsga_with_trained_candidates_retrains_its_front_and_resumes(tmp_path, m
   space = registry.get_space(cfg.space)
   splits = table_free.split_images(cfg, train=train, test=test)
   trainer = gt.shared_trainer(space, dataclasses.replace(TRAIN, seed=0),
-                                     gt.prepare_data(splits.final_train, splits.test, TRAIN))
+                              gt.prepare_data(splits.final_train, splits.test, TRAIN))
   arch = final["retrained_archs"][0]
   assert arch in {r["arch"] for r in rows}
   alone = trainer.train_group(space.parse(arch)[None])

@@ -211,7 +211,7 @@ def test_multi_fidelity_strategies_stay_within_the_candidate_epochs_and_resume(
   space = registry.get_space(cfg.space)
   splits = tf.split_images(cfg, train=images[0], test=images[1])
   trainer = gt.shared_trainer(space, train2, gt.prepare_data(splits.search_train,
-                                                            splits.search_val, train2))
+                                                             splits.search_val, train2))
   enc = np.stack([space.parse(a) for a in archs])
   curves = np.concatenate([trainer.train_group(enc[i:i + 3])["curves"] for i in (0, 3)])
   survivors = sorted(np.argsort(-curves[:, 0], kind="stable")[:2].tolist())
