@@ -253,7 +253,6 @@ class _Context:
     search_cfg = dataclasses.replace(config.search_training, eval_images=0)
     self.search_data = gt.prepare_data(splits.search_train, splits.search_val, search_cfg)
     self._search_cfg = search_cfg
-    self._trainers: dict[int, gt.GroupTrainer] = {}
     self.pool = surrogate_lib.pool_for(self.space, key=jax.random.key(0),
                                        max_size=config.pool_size)
     self._weak: np.ndarray | None = None
@@ -267,10 +266,8 @@ class _Context:
   def trainer(self, group_size: int) -> gt.GroupTrainer:
     """The search trainer for groups of ``group_size`` (one compile per size)."""
     g = min(group_size, self._search_cfg.group_size)
-    if g not in self._trainers:
-      cfg = dataclasses.replace(self._search_cfg, group_size=g)
-      self._trainers[g] = gt.shared_trainer(self.space, cfg, self.search_data)
-    return self._trainers[g]
+    return gt.shared_trainer(self.space, dataclasses.replace(self._search_cfg, group_size=g),
+                             self.search_data)
 
   def weak_labels(self) -> np.ndarray:
     """The combined weak label ``[P]`` of the pool (computed once, resumable)."""
