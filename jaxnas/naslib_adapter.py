@@ -51,8 +51,9 @@ class JaxnasPredictor:
     space: a :class:`~jaxnas.spaces.Space` or a space spec (``"nb201"``).
     model_config: ranker architecture (default: GIN, 4 layers, width 64).
     train_config: optimisation settings.
-    ensemble_size: rankers trained together (vmapped); ``query_with_std``
-      returns their spread.
+    ensemble_size: rankers trained together (vmapped) on all training archs;
+      the ``blend_folds`` fold members join them once they have chosen the
+      blend weight, and ``query_with_std`` returns the spread of all of them.
     seed: seed of initialisation and validation splits.
     use_cost_features: feed params/FLOPs when the space computes them.
     blend_folds: K fold members that choose how much of a linear ranker to
@@ -130,20 +131,22 @@ class JaxnasPredictor:
     # training archs, so scores of different query calls are comparable.
     pool = np.asarray(trainer.score(params))  # [M, n]
     mean, std = pool.mean(axis=1), pool.std(axis=1) + 1e-8
+    z = (pool - mean[:, None]) / std[:, None]
     blend = None
     if folds:
-      z = (pool - mean[:, None]) / std[:, None]
       x = linear_blend.design(self.space, enc, glob)
       blend = linear_blend.fit_blend(x, y, np.arange(n), [
           (fit_rows, held, z[e + k]) for k, (fit_rows, held, _) in enumerate(folds)])
+    # The fold members join the ensemble (as in jaxnas.protocol.fit_and_score); its
+    # mean is restandardised by folding its scale into every member's std.
+    gnn_scale = z.mean(axis=0).std() + 1e-8
     self._ranker = ranker_export.LoadedRanker(
-        self.space, self.space.spec or "", mc, trainer.graphdef,
-        jax.tree.map(lambda a: a[:e], params),
+        self.space, self.space.spec or "", mc, trainer.graphdef, params,
         feature_mean=None if feature_mean is None else feature_mean.astype(np.float32),
         feature_std=None if feature_std is None else feature_std.astype(np.float32),
-        score_mean=mean[:e].astype(np.float32), score_std=std[:e].astype(np.float32),
+        score_mean=mean.astype(np.float32), score_std=(std * gnn_scale).astype(np.float32),
         linear=None if blend is None or not blend.weight else blend.linear,
-        blend_weight=0.0 if blend is None else blend.weight)
+        blend_weight=0.0 if blend is None else blend.weight, fold_members=len(folds))
     return self
 
   def _fitted(self) -> ranker_export.LoadedRanker:
@@ -224,14 +227,15 @@ class JaxnasPredictor:
         directory, space_spec=self.space.spec, model_config=ranker.model_config,
         params=ranker.params, feature_mean=ranker.feature_mean, feature_std=ranker.feature_std,
         score_mean=ranker.score_mean, score_std=ranker.score_std, linear=ranker.linear,
-        blend_weight=ranker.blend_weight)
+        blend_weight=ranker.blend_weight, fold_members=ranker.fold_members)
 
   @classmethod
   def load(cls, directory: str) -> "JaxnasPredictor":
     """A predictor ready to query, from :meth:`save` or a train_ranker workdir."""
     ranker = ranker_export.load_ranker(directory)
     predictor = cls(ranker.space, model_config=ranker.model_config,
-                    ensemble_size=ranker.num_members,
-                    use_cost_features=ranker.feature_mean is not None)
+                    ensemble_size=ranker.num_members - ranker.fold_members,
+                    use_cost_features=ranker.feature_mean is not None,
+                    blend_folds=ranker.fold_members)
     predictor._ranker = ranker  # pylint: disable=protected-access
     return predictor

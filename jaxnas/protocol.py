@@ -219,12 +219,13 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
 
   Returns:
     ``{"scores": [G, N], "std": [G, N], "gnn_scores": [G, N], "blend": [G dicts],
-    "full_members": bool [M], "fit_time": s, "query_time": s, "trainer":
-    RankerTrainer, "params": ...}`` for the G groups of ``specs``: ``gnn_scores``
-    is the mean of the group's full members' z-scored scores, ``scores`` that
-    blended with the group's linear ranker (``blend``; weight 0 without fold
-    members), ``params`` every member's (fold members included: slice with
-    ``full_members``).
+    "fold_members": bool [M], "score_stats": ([M], [M]), "fit_time": s,
+    "query_time": s, "trainer": RankerTrainer, "params": ...}`` for the G groups
+    of ``specs``: ``gnn_scores`` is the restandardised mean of all the group's
+    members' z-scored scores (fold members included), ``scores`` that blended with
+    the group's linear ranker (``blend``; weight 0 without fold members),
+    ``params`` every member's, ``score_stats`` the per-member mean and std that
+    turn a member's raw scores into its share of ``gnn_scores``.
   """
   bench = loaded.bench
   glob, feature_stats = pool_features(config, bench)
@@ -293,20 +294,28 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   if checkpointer is not None:
     checkpointer.close()
   # Members' scores live on different scales: z-score each before averaging.
-  z = (raw - raw.mean(axis=1, keepdims=True)) / (raw.std(axis=1, keepdims=True) + 1e-8)
+  score_mean, score_std = raw.mean(axis=1), raw.std(axis=1) + 1e-8
+  z = (raw - score_mean[:, None]) / score_std[:, None]
   groups = sorted({s.group for s in specs})
   member_group = np.asarray([s.group for s in specs])
-  is_full = np.asarray([s.holdout_rows is None for s in specs])
-  mean = np.stack([z[(member_group == g) & is_full].mean(axis=0) for g in groups])
-  std = np.stack([z[(member_group == g) & is_full].std(axis=0) for g in groups])
+  # The fold members choose the blend weight on their held-out rows, and then join
+  # the ensemble: they are trained anyway, and bagging them lifts the GNN alone
+  # (docs/predictor.md). The ensemble mean is restandardised (scale ``gnn_scale``)
+  # so the blend mixes two unit-scale scores, as the out-of-fold choice did.
+  mean = np.stack([z[member_group == g].mean(axis=0) for g in groups])
+  gnn_scale = mean.std(axis=1) + 1e-8  # [G]
+  mean = mean / gnn_scale[:, None]
+  std = np.stack([z[member_group == g].std(axis=0) for g in groups]) / gnn_scale[:, None]
   blend = _blend_linear(loaded, bench, glob, specs, z, mean, groups)
   w = np.asarray([b["weight"] for b in blend])[:, None]
   linear = np.stack([b["scores"] for b in blend])
   return {"scores": linear_blend.blend(mean, linear, w), "std": (1 - w) * std, "gnn_scores": mean,
           "blend": blend, "fit_time": fit_time, "query_time": query_time,
           "trainer": trainer, "params": params, "feature_stats": feature_stats,
-          "score_stats": (raw[is_full].mean(axis=1), raw[is_full].std(axis=1) + 1e-8),
-          "full_members": is_full,
+          # Per member: folding the group's scale into each std makes the exported
+          # ranker's plain mean of member z-scores the restandardised mean above.
+          "score_stats": (score_mean, score_std * gnn_scale[np.searchsorted(groups, member_group)]),
+          "fold_members": np.asarray([s.holdout_rows is not None for s in specs]),
           "weak_features": None if plan is None else plan.features,
           "pretrain_time": pretrain_time}
 
@@ -317,7 +326,7 @@ def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSp
 
   Args:
     z: ``[M, N]`` standardised scores of every member.
-    gnn: ``[G, N]`` the full members' mean.
+    gnn: ``[G, N]`` the GNN scores of each group (only their shape is read).
 
   Returns:
     ``[{"weight", "scores" [N], "linear": LinearRanker | None, "cv_taus"}]`` per group;
@@ -371,7 +380,7 @@ def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np
     by_weight = [round(metrics.kendall_tau_np(linear_blend.blend(gnn_scores, b["scores"], w),
                                               loaded.labels), 4)
                  for w in linear_blend.BLEND_WEIGHTS]
-  return {"blend_weight": b["weight"],
+  return {"blend_weight": round(b["weight"], 4),
           "blend_cv_taus": None if b["cv_taus"] is None else [round(t, 4) for t in b["cv_taus"]],
           "blend_kendalltau_all_by_weight": by_weight,
           "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
@@ -461,14 +470,13 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
         "scorer cannot compute for new architectures (use --pretrain_use=pretrain)")
   elif space_spec:
     fs = out["feature_stats"]
-    full = out["full_members"]  # fold members only chose the blend weight
     ranker_export.export_ranker(
         os.path.join(workdir, "ranker"), space_spec=space_spec,
-        model_config=out["trainer"].model_config,
-        params=jax.tree.map(lambda a: a[full], out["params"]),
+        model_config=out["trainer"].model_config, params=out["params"],
         feature_mean=None if fs is None else fs[0], feature_std=None if fs is None else fs[1],
         score_mean=out["score_stats"][0], score_std=out["score_stats"][1],
-        linear=out["blend"][0]["linear"], blend_weight=out["blend"][0]["weight"])
+        linear=out["blend"][0]["linear"], blend_weight=out["blend"][0]["weight"],
+        fold_members=int(out["fold_members"].sum()))
   results = evaluate(scores, loaded.labels, train_rows)
   results.update(blend_results(out, 0, loaded, train_rows))
   if results["blend_weight"]:
@@ -553,7 +561,7 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
       "versions": library_versions()})
   folds = sum(s.holdout_rows is not None for s in specs)
   log(f"{bench.name}: {len(runs)} runs x {config.ensemble_size} members"
-      + (f" + {folds} fold members (they choose the linear blend)" if folds else "")
+      + (f" + {folds} fold members (they choose the linear blend, then join the ensemble)" if folds else "")
       + f" = {len(specs)} rankers trained together")
   out = fit_and_score(loaded, config, specs, workdir, log=log, fingerprint=fingerprint)
   per_run = []

@@ -44,6 +44,9 @@ class LoadedRanker:
   score_std: np.ndarray  # [M]
   linear: linear_blend.LinearRanker | None = None
   blend_weight: float = 0.0
+  # How many of the M members are fold members (trained without one fold of the
+  # training archs; they chose the blend weight and then joined the ensemble).
+  fold_members: int = 0
 
   @property
   def num_members(self) -> int:
@@ -94,8 +97,11 @@ class LoadedRanker:
 def export_ranker(directory: str, *, space_spec: str, model_config: models.ModelConfig,
                   params: types.RankerParams, feature_mean=None, feature_std=None, score_mean,
                   score_std, linear: linear_blend.LinearRanker | None = None,
-                  blend_weight: float = 0.0) -> None:
+                  blend_weight: float = 0.0, fold_members: int = 0) -> None:
   """Writes the ranker to ``directory``, replacing an earlier export atomically.
+
+  ``fold_members`` of the M members (the last ones) are fold members; it is
+  recorded so that a loaded predictor knows its ensemble size and folds.
 
   The new export is written beside the old one and swapped in by renames, so a
   kill at any point leaves either the old or the new ranker loadable.
@@ -109,7 +115,8 @@ def export_ranker(directory: str, *, space_spec: str, model_config: models.Model
           "feature_std": None if feature_std is None else np.asarray(feature_std).tolist(),
           "score_mean": np.asarray(score_mean).tolist(), "score_std": np.asarray(score_std).tolist(),
           "linear": None if linear is None or not blend_weight else linear.to_json(),
-          "blend_weight": float(blend_weight) if linear is not None else 0.0}
+          "blend_weight": float(blend_weight) if linear is not None else 0.0,
+          "fold_members": int(fold_members)}
   ckpt = checkpoint_lib.Checkpointer(tmp, max_to_keep=1)
   ckpt.save(0, params, meta)
   ckpt.close()
@@ -138,10 +145,14 @@ def load_ranker(directory: str) -> LoadedRanker:
     linear = (None if meta.get("linear") is None
               else linear_blend.LinearRanker.from_json(meta["linear"]))
     blend_weight = float(meta.get("blend_weight", 0.0)) if linear is not None else 0.0
+    fold_members = int(meta.get("fold_members", 0))  # exports before it held none
   except (KeyError, TypeError, ValueError) as e:
     raise errors.CheckpointError(f"{directory!r}: malformed ranker metadata ({e})") from None
   template = graphs_lib.template_for(space)
   m = len(meta["score_mean"])
+  if not 0 <= fold_members < m:
+    raise errors.CheckpointError(f"{directory!r}: malformed ranker metadata ({fold_members} fold "
+                                 f"members of {m})")
   graphdef, _ = models.create_model(config, template.vocab_size, jax.random.key(0), template=template)
   like = models.init_params(config, template.vocab_size, jax.random.split(jax.random.key(0), m),
                             template=template)
@@ -154,4 +165,5 @@ def load_ranker(directory: str) -> LoadedRanker:
                       None if fm is None else np.asarray(fm, np.float32),
                       None if fs is None else np.asarray(fs, np.float32),
                       np.asarray(meta["score_mean"], np.float32),
-                      np.asarray(meta["score_std"], np.float32), linear, blend_weight)
+                      np.asarray(meta["score_std"], np.float32), linear, blend_weight,
+                      fold_members)

@@ -153,7 +153,8 @@ def test_predictor_save_load_round_trip(fitted, tmp_path):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
   # The same format experiments.train_ranker writes: its loader reads it.
   meta = json.loads(next((tmp_path / "ranker").glob("*/meta/metadata")).read_text())
-  assert meta["space"] == "nb201" and len(meta["score_mean"]) == 2
+  assert meta["space"] == "nb201" and len(meta["score_mean"]) == 7  # 2 + 5 fold members
+  assert meta["fold_members"] == 5
   with pytest.raises(errors.ConfigError, match="before querying"):
     JaxnasPredictor("nb201").save(str(tmp_path / "unfitted"))
   with pytest.raises(errors.CheckpointError, match="no exported ranker"):
