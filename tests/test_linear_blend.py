@@ -50,12 +50,34 @@ def blended_run(chain_table, tmp_path_factory):
                                               log=lambda m: None)
 
 
-def _soft_weight_oracle(gnn, linear, labels):
-  """The documented rule, from scipy's taus: softmax over weights at temperature c / sqrt(n)."""
-  taus = np.array([stats.kendalltau((1 - w) * gnn + w * linear, labels).statistic
-                   for w in linear_blend.BLEND_WEIGHTS])
-  share = np.exp((taus - taus.max()) * np.sqrt(len(labels)) / linear_blend.BLEND_TEMPERATURE)
-  return round(float(share @ np.asarray(linear_blend.BLEND_WEIGHTS) / share.sum()), 2), taus
+def _weight_oracle(gnn, linear, labels):
+  """The documented rule, written with explicit pair loops (an independent reference)."""
+  n = len(labels)
+  taus, terms = [], []
+  for w in linear_blend.BLEND_WEIGHTS:
+    s = (1 - w) * gnn + w * linear
+    c = [sum(np.sign(s[i] - s[j]) * np.sign(labels[i] - labels[j]) for j in range(n)) / (n - 1)
+         for i in range(n)]
+    terms.append(c)
+    taus.append(stats.kendalltau(s, labels).statistic)
+  terms = np.asarray(terms)
+  credited = terms.mean(axis=1) + np.r_[linear_blend.GNN_MARGIN, np.zeros(len(terms) - 1)]
+  best = int(np.argmax(credited))
+  shares = []
+  for k in range(len(terms)):
+    d = terms[best] - terms[k]
+    se = 2 * d.std() / np.sqrt(n)
+    z = 0.0 if k == best else (credited[best] - credited[k]) / se
+    shares.append(np.exp(-z * z / 2))
+  return round(float(np.dot(shares, linear_blend.BLEND_WEIGHTS) / np.sum(shares)), 2), taus
+
+
+def test_concordance_terms_average_to_kendalls_tau():
+  rng = np.random.default_rng(1)
+  s, y = rng.normal(size=300), rng.normal(size=300)
+  terms = linear_blend.concordance_terms(s, y, block=7)  # blocks cross the rows unevenly
+  assert terms.shape == (300,)
+  assert terms.mean() == pytest.approx(stats.kendalltau(s, y).statistic, abs=1e-12)  # no ties
 
 
 def test_choose_weight_follows_the_better_ranker_and_shares_near_ties():
@@ -65,16 +87,15 @@ def test_choose_weight_follows_the_better_ranker_and_shares_near_ties():
   assert linear_blend.choose_weight(labels, noise, labels)[0] == 0.0
   w, taus = linear_blend.choose_weight(noise, labels, labels)
   assert w == 1.0
-  np.testing.assert_allclose(taus, _soft_weight_oracle(noise, labels, labels)[1], atol=1e-9)
-  assert linear_blend.choose_weight(labels, labels, labels)[0] == 0.5  # a tie: shared evenly
+  np.testing.assert_allclose(taus, _weight_oracle(noise, labels, labels)[1], atol=1e-9)
+  # Identical rankers: the GNN keeps its margin and the whole share.
+  assert linear_blend.choose_weight(labels, labels, labels)[0] == 0.0
   # Two rankers about equally good: the weight lands between them, as the rule says.
   for gnn, linear in [(labels + 0.8 * noise, labels + 0.8 * rng.normal(size=40)),
-                      (labels + 0.05 * noise, labels)]:
+                      (labels + 0.3 * noise, labels + 0.25 * rng.normal(size=40))]:
     w, _ = linear_blend.choose_weight(gnn, linear, labels)
-    assert w == _soft_weight_oracle(gnn, linear, labels)[0]
-  w, _ = linear_blend.choose_weight(labels + 0.8 * noise, labels + 0.8 * rng.normal(size=40),
-                                    labels)
-  assert 0.0 < w < 1.0
+    assert w == _weight_oracle(gnn, linear, labels)[0]
+    assert 0.0 < w < 1.0
   # The same taus count more with more archs (a smaller standard error): ten
   # copies of the same 40 archs give a weight nearer the best single weight.
   gnn, linear = labels + 0.5 * noise, labels + 0.5 * rng.normal(size=40)
