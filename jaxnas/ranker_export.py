@@ -63,7 +63,8 @@ class LoadedRanker:
       # The blended linear ranker reads this space's one-hot choices.
       raise errors.ConfigError(
           f"the ranker was trained on {self.space_spec!r} with a linear ranker blended in "
-          f"(weight {self.blend_weight}); it cannot score {space.spec or space.name!r}")
+          f"(weight {self.blend_weight}); it cannot score {space.spec or space.name!r} "
+          "(train with --blend_folds=0 for a ranker that transfers to other spaces)")
     if self.space.num_node_features and space.spec != self.space.spec:
       # Numeric node features (chains) are laid out and standardised per space.
       raise errors.ConfigError(
