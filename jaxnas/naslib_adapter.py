@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-import jax
 import numpy as np
 
 from jaxnas import config_checks
