@@ -69,8 +69,9 @@ class RunConfig:
     seed: seed of the train/test split and of the rankers.
     ensemble_size: rankers trained on the same data, scores averaged.
     blend_folds: K of the K-fold members that choose how much of a linear
-      ranker (one-hot ridge) to blend in (:mod:`jaxnas.linear_blend`); 0: the
-      GNN alone. Costs K more rankers in the same vmapped program.
+      ranker (one-hot ridge) to blend in (:mod:`jaxnas.linear_blend`) and then
+      join the ensemble; 0: one GNN alone. Costs K more rankers in the same
+      vmapped program, and K more forward passes per scored candidate.
     use_cost_features: feed params/FLOPs computed from the architecture.
     checkpoint_every: steps between checkpoints (0: only the final state).
     model: ranker architecture.
