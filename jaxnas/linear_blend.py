@@ -40,7 +40,6 @@ import numpy as np
 
 from jaxnas import config_checks
 from jaxnas import errors
-from jaxnas import metrics
 from jaxnas import reference_baseline
 from jaxnas.spaces import base
 
@@ -180,20 +179,20 @@ def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray,
   Returns:
     ``(w, taus)``: the weight in ``[0, 1]`` (to 2 decimals; a smaller share moves
     no ranking that matters, and an exact 0 keeps the exported ranker free of
-    the space-specific linear part) and the out-of-fold Kendall tau (tau-b) of
-    every :data:`BLEND_WEIGHTS` entry.
+    the space-specific linear part) and the out-of-fold Kendall tau (tau-a: the
+    mean of :func:`concordance_terms`) of every :data:`BLEND_WEIGHTS` entry.
   """
-  blends = [blend(oof_gnn, oof_linear, w) for w in BLEND_WEIGHTS]
-  taus = [float(metrics.kendall_tau_np(b, labels)) for b in blends]
-  terms = np.stack([concordance_terms(b, labels) for b in blends])  # [W, n]
-  credited = terms.mean(axis=1)
+  terms = np.stack([concordance_terms(blend(oof_gnn, oof_linear, w), labels)
+                    for w in BLEND_WEIGHTS])  # [W, n]
+  taus = terms.mean(axis=1)
+  credited = taus.copy()
   credited[0] += GNN_MARGIN
   best = int(np.argmax(credited))
   gap = credited[best] - credited  # [W] >= 0
   se = 2.0 * (terms[best] - terms).std(axis=1) / np.sqrt(terms.shape[1])
   z = np.divide(gap, se, out=np.where(gap > 0, np.inf, 0.0), where=se > 0)
   share = np.exp(-0.5 * z ** 2)
-  return round(float(np.dot(share, BLEND_WEIGHTS) / share.sum()), 2), taus
+  return round(float(np.dot(share, BLEND_WEIGHTS) / share.sum()), 2), taus.tolist()
 
 
 @dataclasses.dataclass(frozen=True)

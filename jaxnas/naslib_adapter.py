@@ -129,21 +129,18 @@ class JaxnasPredictor:
     # Each member's scores are standardised with its own statistics on the
     # training archs, so scores of different query calls are comparable.
     pool = np.asarray(trainer.score(params))  # [M, n]
-    mean, std = pool.mean(axis=1), pool.std(axis=1) + 1e-8
-    z = (pool - mean[:, None]) / std[:, None]
+    # The fold members join the ensemble (as in jaxnas.protocol.fit_and_score).
+    z, mean, std = ranker_export.ensemble_standardisation(pool)
     blend = None
     if folds:
       x = linear_blend.design(self.space, enc, glob)
       blend = linear_blend.fit_blend(x, y, np.arange(n), [
           (fit_rows, held, z[e + k]) for k, (fit_rows, held, _) in enumerate(folds)])
-    # The fold members join the ensemble (as in jaxnas.protocol.fit_and_score); its
-    # mean is restandardised by folding its scale into every member's std.
-    gnn_scale = z.mean(axis=0).std() + 1e-8
     self._ranker = ranker_export.LoadedRanker(
         self.space, self.space.spec or "", mc, trainer.graphdef, params,
         feature_mean=None if feature_mean is None else feature_mean.astype(np.float32),
         feature_std=None if feature_std is None else feature_std.astype(np.float32),
-        score_mean=mean.astype(np.float32), score_std=(std * gnn_scale).astype(np.float32),
+        score_mean=mean.astype(np.float32), score_std=std.astype(np.float32),
         linear=None if blend is None or not blend.weight else blend.linear,
         blend_weight=0.0 if blend is None else blend.weight, fold_members=len(folds))
     return self

@@ -294,40 +294,39 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   query_time = time.time() - t1
   if checkpointer is not None:
     checkpointer.close()
-  # Members' scores live on different scales: z-score each before averaging.
-  score_mean, score_std = raw.mean(axis=1), raw.std(axis=1) + 1e-8
-  z = (raw - score_mean[:, None]) / score_std[:, None]
-  groups = sorted({s.group for s in specs})
-  member_group = np.asarray([s.group for s in specs])
   # The fold members choose the blend weight on their held-out rows, and then join
   # the ensemble: they are trained anyway, and bagging them lifts the GNN alone
-  # (docs/predictor.md). The ensemble mean is restandardised (scale ``gnn_scale``)
-  # so the blend mixes two unit-scale scores, as the out-of-fold choice did.
-  mean = np.stack([z[member_group == g].mean(axis=0) for g in groups])
-  gnn_scale = mean.std(axis=1) + 1e-8  # [G]
-  mean = mean / gnn_scale[:, None]
-  std = np.stack([z[member_group == g].std(axis=0) for g in groups]) / gnn_scale[:, None]
-  blend = _blend_linear(loaded, bench, glob, specs, z, mean, groups)
+  # (docs/predictor.md).
+  groups = sorted({s.group for s in specs})
+  member_group = np.asarray([s.group for s in specs])
+  z = np.empty(raw.shape)
+  score_mean, score_std = np.empty(len(specs)), np.empty(len(specs))
+  mean, std = [], []
+  for g in groups:
+    rows = member_group == g
+    z[rows], score_mean[rows], score_std[rows] = ranker_export.ensemble_standardisation(raw[rows])
+    scored = (raw[rows] - score_mean[rows, None]) / score_std[rows, None]  # as the export scores
+    mean.append(scored.mean(axis=0))
+    std.append(scored.std(axis=0))
+  mean, std = np.stack(mean), np.stack(std)
+  blend = _blend_linear(loaded, bench, glob, specs, z, groups)
   w = np.asarray([b["weight"] for b in blend])[:, None]
   linear = np.stack([b["scores"] for b in blend])
   return {"scores": linear_blend.blend(mean, linear, w), "std": (1 - w) * std, "gnn_scores": mean,
           "blend": blend, "fit_time": fit_time, "query_time": query_time,
           "trainer": trainer, "params": params, "feature_stats": feature_stats,
-          # Per member: folding the group's scale into each std makes the exported
-          # ranker's plain mean of member z-scores the restandardised mean above.
-          "score_stats": (score_mean, score_std * gnn_scale[np.searchsorted(groups, member_group)]),
+          "score_stats": (score_mean, score_std),
           "fold_members": np.asarray([s.holdout_rows is not None for s in specs]),
           "weak_features": None if plan is None else plan.features,
           "pretrain_time": pretrain_time}
 
 
 def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSpec],
-                  z: np.ndarray, gnn: np.ndarray, groups: Sequence[int]) -> list[dict]:
+                  z: np.ndarray, groups: Sequence[int]) -> list[dict]:
   """Per group: the linear ranker and its blend weight from the group's fold members.
 
   Args:
-    z: ``[M, N]`` standardised scores of every member.
-    gnn: ``[G, N]`` the GNN scores of each group (only their shape is read).
+    z: ``[M, N]`` every member's own z-scores.
 
   Returns:
     ``[{"weight", "scores" [N], "linear": LinearRanker | None, "cv_taus"}]`` per group;
@@ -335,11 +334,11 @@ def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSp
   """
   out = []
   x = None
-  for gi, g in enumerate(groups):
+  for g in groups:
     folds = [(s.train_rows, s.holdout_rows, z[m]) for m, s in enumerate(specs)
              if s.group == g and s.holdout_rows is not None]
     if not folds:
-      out.append({"weight": 0.0, "scores": np.zeros_like(gnn[gi]), "linear": None,
+      out.append({"weight": 0.0, "scores": np.zeros(z.shape[1]), "linear": None,
                   "cv_taus": None})
       continue
     if x is None:

@@ -25,7 +25,7 @@ from jaxnas import models
 from jaxnas import spaces
 from jaxnas import types
 
-__all__ = ["LoadedRanker", "export_ranker", "load_ranker"]
+__all__ = ["LoadedRanker", "ensemble_standardisation", "export_ranker", "load_ranker"]
 
 
 @dataclasses.dataclass
@@ -93,6 +93,28 @@ class LoadedRanker:
       return np.zeros(encodings.shape[0], np.float32)
     x = linear_blend.design(self.space, encodings, self.globals_fn(encodings))
     return self.linear.scores(x).astype(np.float32)
+
+
+def ensemble_standardisation(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """How the raw scores of an ensemble become one standardised score.
+
+  Each member is z-scored with its own statistics over the pool, and the mean of
+  those z-scores is rescaled to unit standard deviation, so that a blend mixes it
+  with another unit-scale score (:mod:`jaxnas.linear_blend`). The rescaling is
+  folded into every member's std: :class:`LoadedRanker` scores the plain mean over
+  members of ``(raw - score_mean) / score_std``.
+
+  Args:
+    raw: ``[M, N]`` raw scores of M members on a pool of N archs.
+
+  Returns:
+    ``(z [M, N], score_mean [M], score_std [M])``: each member's own z-scores (unit
+    scale: what out-of-fold choices read) and the statistics a ranker stores.
+  """
+  raw = np.asarray(raw)
+  mean, std = raw.mean(axis=1), raw.std(axis=1) + 1e-8
+  z = (raw - mean[:, None]) / std[:, None]
+  return z, mean, std * (z.mean(axis=0).std() + 1e-8)
 
 
 def export_ranker(directory: str, *, space_spec: str, model_config: models.ModelConfig,

@@ -195,3 +195,14 @@ def test_predictor_blends_and_round_trips(tmp_path):
   loaded = JaxnasPredictor.load(str(tmp_path / "r"))
   assert (loaded.ensemble_size, loaded.blend_folds) == (1, 5)
   np.testing.assert_allclose(loaded.query(enc), scores, atol=1e-5)
+
+
+def test_ensemble_standardisation_gives_unit_scale_members_and_mean():
+  raw = np.random.default_rng(2).normal(size=(4, 50)) * [[1.0], [3.0], [0.2], [10.0]] + 5.0
+  z, mean, std = ranker_export.ensemble_standardisation(raw)
+  np.testing.assert_allclose(z.std(axis=1), 1.0, atol=1e-6)  # each member on its own
+  np.testing.assert_allclose(z, stats.zscore(raw, axis=1), atol=1e-6)
+  ensemble = ((raw - mean[:, None]) / std[:, None]).mean(axis=0)  # what an export scores
+  assert ensemble.std() == pytest.approx(1.0, abs=1e-6)
+  np.testing.assert_allclose(ensemble, stats.zscore(stats.zscore(raw, axis=1).mean(axis=0)),
+                             atol=1e-5)
