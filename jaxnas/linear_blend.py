@@ -29,6 +29,14 @@ the same vmapped program as the ranker) and compares out-of-fold predictions.
   gains more from the missing fifth than the ridge does, so out-of-fold taus
   favour the ridge (NB201 CIFAR-10 at 78-156 archs: blends that the folds scored
   level with the GNN alone ranked 0.004-0.006 below it).
+* Repeated splits for few archs: below :data:`CHOICE_ARCHS` training archs the K
+  folds are drawn :func:`fold_repeats` times (other partitions, other member
+  seeds), each arch's concordance terms averaged over the repeats. This removes
+  the part of the out-of-fold noise that comes from which archs share a fold and
+  from the members' seeds (the labels' own noise stays). Only the first repeat's
+  members join the ensemble: more bagging did not lift the GNN where repeats are
+  drawn (NAS-Bench-Graph citeseer at 20 archs: 0.242 with 6 members, 0.244 with
+  21), and each member costs a forward pass per scored candidate.
 """
 
 from __future__ import annotations
@@ -43,9 +51,9 @@ from jaxnas import errors
 from jaxnas import reference_baseline
 from jaxnas.spaces import base
 
-__all__ = ["BLEND_WEIGHTS", "Blend", "GNN_MARGIN", "LinearRanker", "blend", "check_folds",
-           "choose_weight", "concordance_terms", "design", "fit", "fit_blend", "fold_ids",
-           "fold_splits"]
+__all__ = ["BLEND_WEIGHTS", "Blend", "CHOICE_ARCHS", "FoldSplit", "GNN_MARGIN", "LinearRanker",
+           "MAX_REPEATS", "blend", "check_folds", "choose_weight", "concordance_terms", "design", "fit", "fit_blend", "fold_ids",
+           "fold_repeats", "fold_splits"]
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Out-of-fold Kendall tau credited to the GNN alone (see the module docstring).
@@ -53,6 +61,11 @@ BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # NB201 and NB101 (docs/predictor.md): 0 costs NB201 up to 0.004 at 78-156 archs,
 # 0.05 gives back up to 0.005 on NAS-Bench-Graph at 40 archs.
 GNN_MARGIN = 0.02
+# Out-of-fold predictions per arch the weight choice aims for: below this many
+# training archs the K-fold split is repeated (:func:`fold_repeats`), at most
+# MAX_REPEATS times (docs/predictor.md, "Stop 23").
+CHOICE_ARCHS = 60
+MAX_REPEATS = 3
 
 
 def design(space: base.Space, encodings: np.ndarray,
@@ -112,7 +125,7 @@ def fit(x: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> LinearRanker:
   return LinearRanker(w, float(b), float(raw.mean()), float(raw.std() + 1e-12))
 
 
-def fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
+def fold_ids(n: int, folds: int, seed: int | Sequence[int]) -> np.ndarray:
   """Balanced fold of each of ``n`` training archs, ``[n]`` ints in ``[0, folds)``."""
   ids = np.empty(n, np.int64)
   ids[np.random.default_rng(seed).permutation(n)] = np.arange(n) % folds
@@ -127,17 +140,48 @@ def check_folds(folds: int) -> int:
   return folds
 
 
-def fold_splits(rows: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
-  """The fold members of one ranker: ``(train_rows, holdout_rows, member seed)`` per fold.
+def fold_repeats(n: int) -> int:
+  """How many K-fold splits of ``n`` training archs choose the weight: the fewest
+  with ``repeats * n >= CHOICE_ARCHS``, at most :data:`MAX_REPEATS`."""
+  return int(min(MAX_REPEATS, max(1, -(-CHOICE_ARCHS // max(n, 1)))))
 
-  None (an empty list) when ``folds`` is 0 or there are fewer archs than folds. The
-  member seeds (``seed * 1000 + 500 + k``) stay clear of the ensemble's (``seed * 1000 + k``).
+
+@dataclasses.dataclass(frozen=True)
+class FoldSplit:
+  """One fold member: the rows it trains on, the rows it holds out, its seed.
+
+  Attributes:
+    train_rows: ``[n - h]`` training archs the member sees.
+    holdout_rows: ``[h]`` the fold it does not see (its out-of-fold predictions).
+    seed: the member's split and init seed.
+    repeat: which repeated split it belongs to (0: the one whose members join
+      the ensemble).
+  """
+
+  train_rows: np.ndarray
+  holdout_rows: np.ndarray
+  seed: int
+  repeat: int
+
+
+def fold_splits(rows: np.ndarray, folds: int, seed: int) -> list[FoldSplit]:
+  """The fold members of one ranker, :func:`fold_repeats` K-fold splits of ``rows``.
+
+  None (an empty list) when ``folds`` is 0 or there are fewer archs than folds.
+  Repeat 0 is the split (and the seeds) of a single K-fold split, so runs with
+  enough archs for one repeat are unchanged by the repeats. The member seeds
+  (``seed * 1000 + 500 + repeat * folds + k``) stay clear of the ensemble's
+  (``seed * 1000 + k``).
   """
   rows = np.asarray(rows)
   if not 2 <= folds <= len(rows):
     return []
-  fold = fold_ids(len(rows), folds, seed)
-  return [(rows[fold != k], rows[fold == k], seed * 1000 + 500 + k) for k in range(folds)]
+  out = []
+  for r in range(fold_repeats(len(rows))):
+    fold = fold_ids(len(rows), folds, seed if r == 0 else (seed, r))
+    out += [FoldSplit(rows[fold != k], rows[fold == k], seed * 1000 + 500 + r * folds + k, r)
+            for k in range(folds)]
+  return out
 
 
 def blend(gnn, linear, weight):
@@ -171,18 +215,24 @@ def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray,
   """The blend weight from out-of-fold scores (the rule of the module docstring).
 
   Args:
-    oof_gnn: ``[n]`` out-of-fold GNN scores of the training archs (each from
-      the fold member that did not see it, standardised over the pool).
-    oof_linear: ``[n]`` out-of-fold linear scores, standardised the same way.
+    oof_gnn: ``[n]`` or ``[R, n]`` out-of-fold GNN scores of the training archs
+      (each from the fold member that did not see it, standardised over the
+      pool), one row per repeated split.
+    oof_linear: out-of-fold linear scores, standardised the same way, shaped as
+      ``oof_gnn``.
     labels: ``[n]`` their labels.
 
   Returns:
     ``(w, taus)``: the weight in ``[0, 1]`` (to 2 decimals; a smaller share moves
     no ranking that matters, and an exact 0 keeps the exported ranker free of
     the space-specific linear part) and the out-of-fold Kendall tau (tau-a: the
-    mean of :func:`concordance_terms`) of every :data:`BLEND_WEIGHTS` entry.
+    mean of :func:`concordance_terms`, averaged over repeats) of every
+    :data:`BLEND_WEIGHTS` entry.
   """
-  terms = np.stack([concordance_terms(blend(oof_gnn, oof_linear, w), labels)
+  oof_gnn, oof_linear = np.atleast_2d(oof_gnn), np.atleast_2d(oof_linear)
+  # Per weight and arch, the concordance terms averaged over the repeats.
+  terms = np.stack([np.mean([concordance_terms(blend(g, l, w), labels)
+                             for g, l in zip(oof_gnn, oof_linear)], axis=0)
                     for w in BLEND_WEIGHTS])  # [W, n]
   taus = terms.mean(axis=1)
   credited = taus.copy()
@@ -203,26 +253,37 @@ class Blend:
     weight: ``w`` of ``(1 - w) * gnn + w * linear.scores(x)``.
     linear: the linear ranker fit on all training archs.
     cv_taus: out-of-fold Kendall tau of every :data:`BLEND_WEIGHTS` entry.
+    repeats: how many K-fold splits chose the weight.
   """
 
   weight: float
   linear: LinearRanker
   cv_taus: list[float]
+  repeats: int = 1
 
 
 def fit_blend(x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
-              folds: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Blend:
-  """Fits the linear ranker and chooses its weight from K fold members.
+              folds: Sequence[tuple[FoldSplit, np.ndarray]]) -> Blend:
+  """Fits the linear ranker and chooses its weight from the fold members.
 
   Args:
     x: ``[N, F]`` :func:`design` of the pool.
     labels: ``[N]`` labels (only ``rows`` are read).
     rows: ``[n]`` the training archs.
-    folds: per fold ``(train_rows, holdout_rows, gnn_z [N])``: the rows a fold
-      member trained on, the rows it did not see, and its standardised scores.
+    folds: per fold member ``(split, gnn_z [N])``: its :class:`FoldSplit` and its
+      standardised scores of the pool. Every repeat's folds cover ``rows`` once.
   """
-  oof_gnn = np.concatenate([z[hold] for _, hold, z in folds])
-  oof_lin = np.concatenate([fit(x, tr, labels).scores(x[hold]) for tr, hold, _ in folds])
-  held = np.concatenate([hold for _, hold, _ in folds])
-  weight, taus = choose_weight(oof_gnn, oof_lin, np.asarray(labels)[held])
-  return Blend(weight, fit(x, rows, labels), taus)
+  labels = np.asarray(labels)
+  order = np.sort(np.asarray(rows))
+  oof_gnn, oof_lin = [], []
+  for r in sorted({split.repeat for split, _ in folds}):
+    members = [(split, z) for split, z in folds if split.repeat == r]
+    held = np.concatenate([split.holdout_rows for split, _ in members])
+    if not np.array_equal(np.sort(held), order):
+      raise ValueError(f"repeat {r}'s folds do not cover the training archs once")
+    at = np.argsort(held)  # every repeat's predictions in the same arch order
+    oof_gnn.append(np.concatenate([z[split.holdout_rows] for split, z in members])[at])
+    oof_lin.append(np.concatenate([fit(x, split.train_rows, labels).scores(x[split.holdout_rows])
+                                   for split, _ in members])[at])
+  weight, taus = choose_weight(np.stack(oof_gnn), np.stack(oof_lin), labels[order])
+  return Blend(weight, fit(x, rows, labels), taus, len(oof_gnn))

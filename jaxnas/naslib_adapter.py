@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+import jax
 import numpy as np
 
 from jaxnas import config_checks
@@ -56,7 +57,9 @@ class JaxnasPredictor:
     seed: seed of initialisation and validation splits.
     use_cost_features: feed params/FLOPs when the space computes them.
     blend_folds: K fold members that choose how much of a linear ranker to
-      blend in (:mod:`jaxnas.linear_blend`); 0: the GNN alone.
+      blend in (:mod:`jaxnas.linear_blend`; below 60 training archs the K-fold
+      split is repeated to choose, and only the first split's members join the
+      ensemble); 0: the GNN alone.
   """
 
   def __init__(self, space: str | spaces.Space = "nb201", *,
@@ -119,8 +122,8 @@ class JaxnasPredictor:
     n, e = enc.shape[0], self.ensemble_size
     # The ensemble, then the fold members that choose the blend weight.
     folds = linear_blend.fold_splits(np.arange(n), self.blend_folds, self.seed)
-    rows = [np.arange(n)] * e + [fit_rows for fit_rows, _, _ in folds]
-    seeds = [self.seed * 1000 + k for k in range(e)] + [s for _, _, s in folds]
+    rows = [np.arange(n)] * e + [split.train_rows for split in folds]
+    seeds = [self.seed * 1000 + k for k in range(e)] + [split.seed for split in folds]
     data = train.make_member_data(rows, [y[r] for r in rows], seeds,
                                   val_fraction=self.train_config.val_fraction,
                                   num_tiers=mc.num_tiers)
@@ -129,20 +132,24 @@ class JaxnasPredictor:
     # Each member's scores are standardised with its own statistics on the
     # training archs, so scores of different query calls are comparable.
     pool = np.asarray(trainer.score(params))  # [M, n]
-    # The fold members join the ensemble (as in jaxnas.protocol.fit_and_score).
-    z, mean, std = ranker_export.ensemble_standardisation(pool)
+    z = ranker_export.ensemble_standardisation(pool)[0]
+    # The first repeat's fold members join the ensemble (as in
+    # jaxnas.protocol.fit_and_score); the other repeats only choose the weight.
+    keep = np.asarray(list(range(e)) + [e + k for k, split in enumerate(folds) if split.repeat == 0])
+    _, mean, std = ranker_export.ensemble_standardisation(pool[keep])
+    params = jax.tree.map(lambda a: a[keep], params)
     blend = None
     if folds:
       x = linear_blend.design(self.space, enc, glob)
-      blend = linear_blend.fit_blend(x, y, np.arange(n), [
-          (fit_rows, held, z[e + k]) for k, (fit_rows, held, _) in enumerate(folds)])
+      blend = linear_blend.fit_blend(x, y, np.arange(n),
+                                     [(split, z[e + k]) for k, split in enumerate(folds)])
     self._ranker = ranker_export.LoadedRanker(
         self.space, self.space.spec or "", mc, trainer.graphdef, params,
         feature_mean=None if feature_mean is None else feature_mean.astype(np.float32),
         feature_std=None if feature_std is None else feature_std.astype(np.float32),
         score_mean=mean.astype(np.float32), score_std=std.astype(np.float32),
         linear=None if blend is None or not blend.weight else blend.linear,
-        blend_weight=0.0 if blend is None else blend.weight, fold_members=len(folds))
+        blend_weight=0.0 if blend is None else blend.weight, fold_members=len(keep) - e)
     return self
 
   def _fitted(self) -> ranker_export.LoadedRanker:

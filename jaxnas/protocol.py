@@ -71,7 +71,9 @@ class RunConfig:
     blend_folds: K of the K-fold members that choose how much of a linear
       ranker (one-hot ridge) to blend in (:mod:`jaxnas.linear_blend`) and then
       join the ensemble; 0: one GNN alone. Costs K more rankers in the same
-      vmapped program, and K more forward passes per scored candidate.
+      vmapped program (up to 3K below 60 training archs, where the split is
+      repeated to choose the weight), and K more forward passes per scored
+      candidate.
     use_cost_features: feed params/FLOPs computed from the architecture.
     checkpoint_every: steps between checkpoints (0: only the final state).
     model: ranker architecture.
@@ -186,15 +188,21 @@ def pool_features(config: RunConfig, bench: benchmark_lib.Benchmark):
 class MemberSpec:
   """One ranker to train: its train rows, seeds, and which group it scores for.
 
-  A fold member (``holdout_rows`` set) only chooses the group's blend weight:
-  its scores of the held-out rows are out-of-fold predictions.
+  A fold member (``fold`` set) chooses the group's blend weight: its scores of
+  the held-out rows are out-of-fold predictions. Those of the first repeated
+  split then join the group's ensemble; the others were trained only to choose.
   """
 
   train_rows: np.ndarray
   split_seed: int
   init_seed: int
   group: int
-  holdout_rows: np.ndarray | None = None
+  fold: linear_blend.FoldSplit | None = None
+
+  @property
+  def in_ensemble(self) -> bool:
+    """Whether the member's scores count in the group's ensemble mean."""
+    return self.fold is None or self.fold.repeat == 0
 
 
 def run_fingerprint(loaded: LoadedBenchmark, config: RunConfig,
@@ -220,13 +228,14 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
 
   Returns:
     ``{"scores": [G, N], "std": [G, N], "gnn_scores": [G, N], "blend": [G dicts],
-    "fold_members": bool [M], "score_stats": ([M], [M]), "fit_time": s,
-    "query_time": s, "trainer": RankerTrainer, "params": ...}`` for the G groups
-    of ``specs``: ``gnn_scores`` is the restandardised mean of all the group's
-    members' z-scored scores (fold members included), ``scores`` that blended with
-    the group's linear ranker (``blend``; weight 0 without fold members),
-    ``params`` every member's, ``score_stats`` the per-member mean and std that
-    turn a member's raw scores into its share of ``gnn_scores``.
+    "fold_members": bool [M], "ensemble_members": bool [M], "score_stats": ([M], [M]),
+    "fit_time": s, "query_time": s, "trainer": RankerTrainer, "params": ...}`` for
+    the G groups of ``specs``: ``gnn_scores`` is the restandardised mean of the
+    z-scored scores of the group's ensemble members (``MemberSpec.in_ensemble``:
+    the first repeat's fold members included), ``scores`` that blended with the
+    group's linear ranker (``blend``; weight 0 without fold members), ``params``
+    every member's, ``score_stats`` the per-member mean and std that turn an
+    ensemble member's raw scores into its share of ``gnn_scores``.
   """
   bench = loaded.bench
   glob, feature_stats = pool_features(config, bench)
@@ -294,17 +303,20 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   query_time = time.time() - t1
   if checkpointer is not None:
     checkpointer.close()
-  # The fold members choose the blend weight on their held-out rows, and then join
-  # the ensemble: they are trained anyway, and bagging them lifts the GNN alone
-  # (docs/predictor.md).
+  # The fold members choose the blend weight on their held-out rows, and then
+  # those of the first repeated split join the ensemble: they are trained anyway,
+  # and bagging them lifts the GNN alone (docs/predictor.md).
   groups = sorted({s.group for s in specs})
   member_group = np.asarray([s.group for s in specs])
-  z = np.empty(raw.shape)
-  score_mean, score_std = np.empty(len(specs)), np.empty(len(specs))
+  in_ensemble = np.asarray([s.in_ensemble for s in specs])
+  raw = np.asarray(raw)
+  z = ranker_export.ensemble_standardisation(raw)[0]  # every member's own z-scores
+  # Members trained only to choose keep their own statistics (never exported).
+  score_mean, score_std = raw.mean(axis=1), raw.std(axis=1) + 1e-8
   mean, std = [], []
   for g in groups:
-    rows = member_group == g
-    z[rows], score_mean[rows], score_std[rows] = ranker_export.ensemble_standardisation(raw[rows])
+    rows = (member_group == g) & in_ensemble
+    _, score_mean[rows], score_std[rows] = ranker_export.ensemble_standardisation(raw[rows])
     scored = (raw[rows] - score_mean[rows, None]) / score_std[rows, None]  # as the export scores
     mean.append(scored.mean(axis=0))
     std.append(scored.std(axis=0))
@@ -316,7 +328,8 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
           "blend": blend, "fit_time": fit_time, "query_time": query_time,
           "trainer": trainer, "params": params, "feature_stats": feature_stats,
           "score_stats": (score_mean, score_std),
-          "fold_members": np.asarray([s.holdout_rows is not None for s in specs]),
+          "fold_members": np.asarray([s.fold is not None for s in specs]),
+          "ensemble_members": in_ensemble,
           "weak_features": None if plan is None else plan.features,
           "pretrain_time": pretrain_time}
 
@@ -329,24 +342,23 @@ def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSp
     z: ``[M, N]`` every member's own z-scores.
 
   Returns:
-    ``[{"weight", "scores" [N], "linear": LinearRanker | None, "cv_taus"}]`` per group;
-    weight 0 (no linear ranker) for a group without fold members.
+    ``[{"weight", "scores" [N], "linear": LinearRanker | None, "cv_taus", "repeats"}]``
+    per group; weight 0 (no linear ranker, 0 repeats) for a group without fold members.
   """
   out = []
   x = None
   for g in groups:
-    folds = [(s.train_rows, s.holdout_rows, z[m]) for m, s in enumerate(specs)
-             if s.group == g and s.holdout_rows is not None]
+    folds = [(s.fold, z[m]) for m, s in enumerate(specs) if s.group == g and s.fold is not None]
     if not folds:
       out.append({"weight": 0.0, "scores": np.zeros(z.shape[1]), "linear": None,
-                  "cv_taus": None})
+                  "cv_taus": None, "repeats": 0})
       continue
     if x is None:
       x = linear_blend.design(bench.space, bench.encodings, glob)
-    rows = next(s.train_rows for s in specs if s.group == g and s.holdout_rows is None)
+    rows = next(s.train_rows for s in specs if s.group == g and s.fold is None)
     blend = linear_blend.fit_blend(x, loaded.labels, rows, folds)
     out.append({"weight": blend.weight, "scores": blend.linear.scores(x), "linear": blend.linear,
-                "cv_taus": blend.cv_taus})
+                "cv_taus": blend.cv_taus, "repeats": blend.repeats})
   return out
 
 
@@ -382,6 +394,7 @@ def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np
                  for w in linear_blend.BLEND_WEIGHTS]
   return {"blend_weight": round(b["weight"], 4),
           "blend_cv_taus": None if b["cv_taus"] is None else [round(t, 4) for t in b["cv_taus"]],
+          "blend_repeats": b["repeats"],
           "blend_kendalltau_all_by_weight": by_weight,
           "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
 
@@ -421,12 +434,13 @@ def reference_sweep_runs(loaded: LoadedBenchmark, runs, per_run: Sequence[dict],
 def member_specs(train_rows: np.ndarray, seed: int, ensemble_size: int, group: int,
                  blend_folds: int = 0) -> list[MemberSpec]:
   """Ensemble members of one (split, seed) (different inits and val splits), then
-  its ``blend_folds`` fold members (none when there are fewer archs than folds)."""
+  its fold members: :func:`jaxnas.linear_blend.fold_splits` of ``blend_folds``
+  folds (none when there are fewer archs than folds)."""
   specs = [MemberSpec(train_rows, split_seed=seed * 1000 + k, init_seed=seed * 1000 + k,
                       group=group) for k in range(ensemble_size)]
-  for fit_rows, held, member_seed in linear_blend.fold_splits(train_rows, blend_folds, seed):
-    specs.append(MemberSpec(fit_rows, split_seed=member_seed, init_seed=member_seed, group=group,
-                            holdout_rows=held))
+  for split in linear_blend.fold_splits(train_rows, blend_folds, seed):
+    specs.append(MemberSpec(split.train_rows, split_seed=split.seed, init_seed=split.seed,
+                            group=group, fold=split))
   return specs
 
 
@@ -470,13 +484,16 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
         "scorer cannot compute for new architectures (use --pretrain_use=pretrain)")
   elif space_spec:
     fs = out["feature_stats"]
+    # The ensemble only: members trained just to choose the blend weight stay out.
+    keep = np.flatnonzero(out["ensemble_members"])
     ranker_export.export_ranker(
         os.path.join(workdir, "ranker"), space_spec=space_spec,
-        model_config=out["trainer"].model_config, params=out["params"],
+        model_config=out["trainer"].model_config,
+        params=jax.tree.map(lambda a: a[keep], out["params"]),
         feature_mean=None if fs is None else fs[0], feature_std=None if fs is None else fs[1],
-        score_mean=out["score_stats"][0], score_std=out["score_stats"][1],
+        score_mean=out["score_stats"][0][keep], score_std=out["score_stats"][1][keep],
         linear=out["blend"][0]["linear"], blend_weight=out["blend"][0]["weight"],
-        fold_members=int(out["fold_members"].sum()))
+        fold_members=int(out["fold_members"][keep].sum()))
   results = evaluate(scores, loaded.labels, train_rows)
   results.update(blend_results(out, 0, loaded, train_rows))
   if results["blend_weight"]:
@@ -559,9 +576,11 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
       "config": config.to_dict(), "target": loaded.target, "train_sizes": list(train_sizes),
       "seeds": list(seeds), "features": features.describe(bench.space, config.use_cost_features),
       "versions": library_versions()})
-  folds = sum(s.holdout_rows is not None for s in specs)
+  folds = sum(s.fold is not None for s in specs)
+  joining = sum(s.fold is not None and s.in_ensemble for s in specs)
   log(f"{bench.name}: {len(runs)} runs x {config.ensemble_size} members"
-      + (f" + {folds} fold members (they choose the linear blend, then join the ensemble)" if folds else "")
+      + (f" + {folds} fold members (they choose the linear blend; {joining} then join the "
+         "ensemble)" if folds else "")
       + f" = {len(specs)} rankers trained together")
   out = fit_and_score(loaded, config, specs, workdir, log=log, fingerprint=fingerprint)
   per_run = []

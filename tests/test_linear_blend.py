@@ -51,15 +51,24 @@ def blended_run(chain_table, tmp_path_factory):
 
 
 def _weight_oracle(gnn, linear, labels):
-  """The documented rule, written with explicit pair loops (an independent reference)."""
+  """The documented rule, written with explicit pair loops (an independent reference).
+
+  ``gnn``/``linear`` are ``[n]`` or, for repeated splits, ``[R, n]``: each arch's
+  concordance terms are averaged over the repeats.
+  """
   n = len(labels)
+  gnn, linear = np.atleast_2d(gnn), np.atleast_2d(linear)
   taus, terms = [], []
   for w in linear_blend.BLEND_WEIGHTS:
-    s = (1 - w) * gnn + w * linear
-    c = [sum(np.sign(s[i] - s[j]) * np.sign(labels[i] - labels[j]) for j in range(n)) / (n - 1)
-         for i in range(n)]
-    terms.append(c)
-    taus.append(stats.kendalltau(s, labels).statistic)
+    c = np.zeros(n)
+    tau = 0.0
+    for g, l in zip(gnn, linear):
+      s = (1 - w) * g + w * l
+      c += [sum(np.sign(s[i] - s[j]) * np.sign(labels[i] - labels[j]) for j in range(n)) / (n - 1)
+            for i in range(n)]
+      tau += stats.kendalltau(s, labels).statistic
+    terms.append(c / len(gnn))
+    taus.append(tau / len(gnn))
   terms = np.asarray(terms)
   credited = terms.mean(axis=1) + np.r_[linear_blend.GNN_MARGIN, np.zeros(len(terms) - 1)]
   best = int(np.argmax(credited))
@@ -105,6 +114,64 @@ def test_choose_weight_follows_the_better_ranker_and_shares_near_ties():
   assert abs(w_big - best) < abs(w_small - best)
 
 
+def test_repeated_splits_average_the_concordance_terms():
+  rng = np.random.default_rng(5)
+  labels = rng.normal(size=25)
+  gnn = labels + 0.7 * rng.normal(size=(3, 25))  # three repeats' out-of-fold scores
+  linear = labels + 0.7 * rng.normal(size=(3, 25))
+  w, taus = linear_blend.choose_weight(gnn, linear, labels)
+  want_w, want_taus = _weight_oracle(gnn, linear, labels)
+  assert w == want_w
+  np.testing.assert_allclose(taus, want_taus, atol=1e-9)
+  # One repeat as a [1, n] array or as [n]: the same choice.
+  assert linear_blend.choose_weight(gnn[:1], linear[:1], labels) == linear_blend.choose_weight(
+      gnn[0], linear[0], labels)
+
+
+def test_fold_splits_repeat_below_choice_archs():
+  assert [linear_blend.fold_repeats(n) for n in (5, 20, 21, 30, 31, 59, 60, 500)] == [
+      3, 3, 3, 2, 2, 2, 1, 1]
+  rows = np.arange(100, 120)  # 20 archs: 3 repeats of 5 folds
+  splits = linear_blend.fold_splits(rows, 5, seed=7)
+  assert [s.repeat for s in splits] == [0] * 5 + [1] * 5 + [2] * 5
+  assert len({s.seed for s in splits}) == 15 and min(s.seed for s in splits) == 7500
+  holdouts = []
+  for r in range(3):
+    held = np.concatenate([s.holdout_rows for s in splits if s.repeat == r])
+    np.testing.assert_array_equal(np.sort(held), rows)  # each repeat covers every arch once
+    for s in splits[5 * r:5 * r + 5]:
+      np.testing.assert_array_equal(np.sort(np.concatenate([s.train_rows, s.holdout_rows])), rows)
+    holdouts.append(tuple(tuple(sorted(s.holdout_rows)) for s in splits[5 * r:5 * r + 5]))
+  assert len(set(holdouts)) == 3  # other partitions
+  # Repeat 0 is the single split that 60 or more archs get.
+  first = linear_blend.fold_ids(20, 5, seed=7)
+  for k, s in enumerate(splits[:5]):
+    np.testing.assert_array_equal(s.holdout_rows, rows[first == k])
+  assert len(linear_blend.fold_splits(np.arange(60), 5, seed=7)) == 5
+  assert linear_blend.fold_splits(np.arange(4), 5, seed=7) == []
+
+
+def test_fit_blend_reads_every_repeat():
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(80, 6))
+  labels = x @ rng.normal(size=6) + 0.3 * rng.normal(size=80)
+  rows = np.arange(20)
+  splits = linear_blend.fold_splits(rows, 4, seed=1)
+  gnn_z = {s.seed: rng.normal(size=80) for s in splits}  # a GNN that knows nothing
+  blend = linear_blend.fit_blend(x, labels, rows, [(s, gnn_z[s.seed]) for s in splits])
+  assert blend.repeats == 3
+  # Independent reference: out-of-fold scores assembled arch by arch.
+  gnn, lin = np.zeros((3, 20)), np.zeros((3, 20))
+  for s in splits:
+    gnn[s.repeat, s.holdout_rows] = gnn_z[s.seed][s.holdout_rows]
+    lin[s.repeat, s.holdout_rows] = linear_blend.fit(x, s.train_rows, labels).scores(
+        x[s.holdout_rows])
+  assert (blend.weight, blend.cv_taus) == linear_blend.choose_weight(gnn, lin, labels[rows])
+  assert blend.weight > 0.5  # the ridge fits this rule; the random GNN does not
+  with pytest.raises(ValueError, match="cover"):
+    linear_blend.fit_blend(x, labels, rows, [(s, gnn_z[s.seed]) for s in splits[:-1]])
+
+
 def test_fold_ids_are_balanced_and_seeded():
   ids = linear_blend.fold_ids(23, 5, seed=3)
   assert sorted(np.bincount(ids).tolist()) == [4, 4, 5, 5, 5]
@@ -121,9 +188,11 @@ def test_protocol_blends_in_the_linear_ranker_where_it_ranks_better(blended_run,
   by_weight = dict(zip(linear_blend.BLEND_WEIGHTS, res["blend_kendalltau_all_by_weight"]))
   assert by_weight[0.0] == pytest.approx(res["gnn_kendalltau_all"], abs=1e-4)
   assert json.load(open(workdir / "config.json"))["config"]["blend_folds"] == 5
-  # The fold members join the ensemble: the scores are the blend of the
-  # restandardised mean of all six members' z-scores (statistics recomputed here
-  # over the pool, not read from the export) with the linear ranker.
+  assert res["blend_repeats"] == 2  # 30 archs: two 5-fold splits choose the weight
+  # The first split's fold members join the ensemble (the second's were trained
+  # only to choose): the scores are the blend of the restandardised mean of six
+  # members' z-scores (statistics recomputed here over the pool, not read from
+  # the export) with the linear ranker.
   ranker = ranker_export.load_ranker(str(workdir))
   assert ranker.num_members == 6 and ranker.fold_members == 5
   space = ranker.space

@@ -16,6 +16,7 @@ import pytest
 from conftest import jitted
 from jaxnas import checkpoint as checkpoint_lib
 from jaxnas import errors
+from jaxnas import linear_blend
 from jaxnas import models
 from jaxnas import pretrain as pretrain_lib
 from jaxnas import protocol
@@ -243,8 +244,9 @@ def test_pretrain_then_finetune_end_to_end(tmp_path, monkeypatch):
   monkeypatch.setattr(protocol, "load_for_ranking", lambda cfg: loaded)
   messages = []
   out = protocol.sweep(config, [20, 30], [0, 1], str(tmp_path / "sweep"), log=messages.append)
-  # Two seeds, each a ranker and its 5 fold members (the blend's), all pretrained.
-  distinct = 2 * (1 + config.blend_folds)
+  # Two seeds, each a ranker and its fold members (the blend's: 5 folds, repeated
+  # 3 times at 20 archs, seeds shared with 30 archs' 2 repeats), all pretrained.
+  distinct = 2 * (1 + config.blend_folds * linear_blend.fold_repeats(20))
   assert any(f"pretrained {distinct} distinct initialisation(s)" in m for m in messages)
   # Four jaxnas runs, each with the built-in one-hot ridge reference on its split.
   assert sorted(r["method"] for r in out["runs"]) == ["jaxnas"] * 4 + ["onehot_ridge"] * 4
