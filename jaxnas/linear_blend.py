@@ -52,8 +52,8 @@ from jaxnas import reference_baseline
 from jaxnas.spaces import base
 
 __all__ = ["BLEND_WEIGHTS", "Blend", "CHOICE_ARCHS", "FoldSplit", "GNN_MARGIN", "LinearRanker",
-           "MAX_REPEATS", "blend", "check_folds", "choose_weight", "concordance_terms", "design", "fit", "fit_blend", "fold_ids",
-           "fold_repeats", "fold_splits"]
+           "MAX_REPEATS", "blend", "check_folds", "choose_weight", "concordance_terms", "design",
+           "fit", "fit_blend", "fold_ids", "fold_repeats", "fold_splits"]
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Out-of-fold Kendall tau credited to the GNN alone (see the module docstring).
