@@ -47,9 +47,9 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
   flags.DEFINE_integer("ensemble_size", 1, "Rankers trained together on the same data (vmapped).")
   flags.DEFINE_integer("blend_folds", None, "K fold rankers (trained beside the ranker) that "
                        "choose how much of a one-hot ridge to blend into its scores, then join "
-                       "its ensemble (below 60 training archs the split is repeated up to 3 "
-                       "times to choose; only the first joins); 0: one GNN alone (an export "
-                       "that can score other spaces)"
+                       "its ensemble (with few training archs the split is repeated to choose, "
+                       "see jaxnas.linear_blend.fold_repeats; only the first split joins); 0: "
+                       "one GNN alone (an export that can score other spaces)"
                        + _LIB)
   flags.DEFINE_bool("cost_features", True, "Feed params/FLOPs computed from the architecture.")
   flags.DEFINE_integer("checkpoint_every", 200, "Steps between orbax checkpoints.")

@@ -42,6 +42,7 @@ the same vmapped program as the ranker) and compares out-of-fold predictions.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -143,7 +144,7 @@ def check_folds(folds: int) -> int:
 def fold_repeats(n: int) -> int:
   """How many K-fold splits of ``n`` training archs choose the weight: the fewest
   with ``repeats * n >= CHOICE_ARCHS``, at most :data:`MAX_REPEATS`."""
-  return int(min(MAX_REPEATS, max(1, -(-CHOICE_ARCHS // max(n, 1)))))
+  return min(MAX_REPEATS, max(1, math.ceil(CHOICE_ARCHS / max(n, 1))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +163,11 @@ class FoldSplit:
   holdout_rows: np.ndarray
   seed: int
   repeat: int
+
+  @property
+  def joins_ensemble(self) -> bool:
+    """Whether the member joins the ranker's ensemble once it has chosen (repeat 0)."""
+    return self.repeat == 0
 
 
 def fold_splits(rows: np.ndarray, folds: int, seed: int) -> list[FoldSplit]:

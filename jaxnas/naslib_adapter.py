@@ -57,9 +57,9 @@ class JaxnasPredictor:
     seed: seed of initialisation and validation splits.
     use_cost_features: feed params/FLOPs when the space computes them.
     blend_folds: K fold members that choose how much of a linear ranker to
-      blend in (:mod:`jaxnas.linear_blend`; below 60 training archs the K-fold
-      split is repeated to choose, and only the first split's members join the
-      ensemble); 0: the GNN alone.
+      blend in (:mod:`jaxnas.linear_blend`; below ``linear_blend.CHOICE_ARCHS``
+      training archs the K-fold split is repeated to choose, and only the first
+      split's members join the ensemble); 0: the GNN alone.
   """
 
   def __init__(self, space: str | spaces.Space = "nb201", *,
@@ -135,7 +135,8 @@ class JaxnasPredictor:
     z = ranker_export.ensemble_standardisation(pool)[0]
     # The first repeat's fold members join the ensemble (as in
     # jaxnas.protocol.fit_and_score); the other repeats only choose the weight.
-    keep = np.asarray(list(range(e)) + [e + k for k, split in enumerate(folds) if split.repeat == 0])
+    keep = np.asarray(list(range(e)) + [e + k for k, split in enumerate(folds)
+                                        if split.joins_ensemble])
     _, mean, std = ranker_export.ensemble_standardisation(pool[keep])
     params = jax.tree.map(lambda a: a[keep], params)
     blend = None

@@ -71,9 +71,9 @@ class RunConfig:
     blend_folds: K of the K-fold members that choose how much of a linear
       ranker (one-hot ridge) to blend in (:mod:`jaxnas.linear_blend`) and then
       join the ensemble; 0: one GNN alone. Costs K more rankers in the same
-      vmapped program (up to 3K below 60 training archs, where the split is
-      repeated to choose the weight), and K more forward passes per scored
-      candidate.
+      vmapped program (up to ``MAX_REPEATS`` * K below
+      ``linear_blend.CHOICE_ARCHS`` training archs, where the split is repeated
+      to choose the weight), and K more forward passes per scored candidate.
     use_cost_features: feed params/FLOPs computed from the architecture.
     checkpoint_every: steps between checkpoints (0: only the final state).
     model: ranker architecture.
@@ -202,7 +202,7 @@ class MemberSpec:
   @property
   def in_ensemble(self) -> bool:
     """Whether the member's scores count in the group's ensemble mean."""
-    return self.fold is None or self.fold.repeat == 0
+    return self.fold is None or self.fold.joins_ensemble
 
 
 def run_fingerprint(loaded: LoadedBenchmark, config: RunConfig,
@@ -310,9 +310,9 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   member_group = np.asarray([s.group for s in specs])
   in_ensemble = np.asarray([s.in_ensemble for s in specs])
   raw = np.asarray(raw)
-  z = ranker_export.ensemble_standardisation(raw)[0]  # every member's own z-scores
-  # Members trained only to choose keep their own statistics (never exported).
-  score_mean, score_std = raw.mean(axis=1), raw.std(axis=1) + 1e-8
+  # Every member's own z-scores; the statistics of members trained only to
+  # choose are never read (the export drops them).
+  z, score_mean, score_std = ranker_export.ensemble_standardisation(raw)
   mean, std = [], []
   for g in groups:
     rows = (member_group == g) & in_ensemble

@@ -134,6 +134,7 @@ def test_fold_splits_repeat_below_choice_archs():
   rows = np.arange(100, 120)  # 20 archs: 3 repeats of 5 folds
   splits = linear_blend.fold_splits(rows, 5, seed=7)
   assert [s.repeat for s in splits] == [0] * 5 + [1] * 5 + [2] * 5
+  assert [s.joins_ensemble for s in splits] == [True] * 5 + [False] * 10
   assert len({s.seed for s in splits}) == 15 and min(s.seed for s in splits) == 7500
   holdouts = []
   for r in range(3):
