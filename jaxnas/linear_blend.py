@@ -260,12 +260,18 @@ class Blend:
     linear: the linear ranker fit on all training archs.
     cv_taus: out-of-fold Kendall tau of every :data:`BLEND_WEIGHTS` entry.
     repeats: how many K-fold splits chose the weight.
+    oof_rows: ``[n]`` the training archs (sorted) that the out-of-fold scores are of.
+    oof_gnn: ``[repeats, n]`` the GNN's out-of-fold scores that chose the weight.
+    oof_linear: ``[repeats, n]`` the linear ranker's, likewise.
   """
 
   weight: float
   linear: LinearRanker
   cv_taus: list[float]
   repeats: int = 1
+  oof_rows: np.ndarray | None = None
+  oof_gnn: np.ndarray | None = None
+  oof_linear: np.ndarray | None = None
 
 
 def fit_blend(x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
@@ -291,5 +297,7 @@ def fit_blend(x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
     oof_gnn.append(np.concatenate([z[split.holdout_rows] for split, z in members])[at])
     oof_lin.append(np.concatenate([fit(x, split.train_rows, labels).scores(x[split.holdout_rows])
                                    for split, _ in members])[at])
-  weight, taus = choose_weight(np.stack(oof_gnn), np.stack(oof_lin), labels[order])
-  return Blend(weight, fit(x, rows, labels), taus, len(oof_gnn))
+  oof_gnn, oof_lin = np.stack(oof_gnn), np.stack(oof_lin)
+  weight, taus = choose_weight(oof_gnn, oof_lin, labels[order])
+  return Blend(weight, fit(x, rows, labels), taus, repeats=len(oof_gnn), oof_rows=order,
+               oof_gnn=oof_gnn, oof_linear=oof_lin)

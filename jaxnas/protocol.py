@@ -21,6 +21,7 @@ rerun with another fingerprint is refused before anything is written.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -342,8 +343,10 @@ def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSp
     z: ``[M, N]`` every member's own z-scores.
 
   Returns:
-    ``[{"weight", "scores" [N], "linear": LinearRanker | None, "cv_taus", "repeats"}]``
-    per group; weight 0 (no linear ranker, 0 repeats) for a group without fold members.
+    ``[{"weight", "scores" [N], "linear": LinearRanker | None, "cv_taus", "repeats",
+    "oof": (rows [n], gnn [R, n], linear [R, n]) | None}]`` per group (``oof``: the
+    out-of-fold scores that chose the weight); weight 0 (no linear ranker, 0 repeats)
+    for a group without fold members.
   """
   out = []
   x = None
@@ -351,14 +354,15 @@ def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSp
     folds = [(s.fold, z[m]) for m, s in enumerate(specs) if s.group == g and s.fold is not None]
     if not folds:
       out.append({"weight": 0.0, "scores": np.zeros(z.shape[1]), "linear": None,
-                  "cv_taus": None, "repeats": 0})
+                  "cv_taus": None, "repeats": 0, "oof": None})
       continue
     if x is None:
       x = linear_blend.design(bench.space, bench.encodings, glob)
     rows = next(s.train_rows for s in specs if s.group == g and s.fold is None)
     blend = linear_blend.fit_blend(x, loaded.labels, rows, folds)
     out.append({"weight": blend.weight, "scores": blend.linear.scores(x), "linear": blend.linear,
-                "cv_taus": blend.cv_taus, "repeats": blend.repeats})
+                "cv_taus": blend.cv_taus, "repeats": blend.repeats,
+                "oof": (blend.oof_rows, blend.oof_gnn, blend.oof_linear)})
   return out
 
 
@@ -527,6 +531,8 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
   return results
 
 
+# A sweep's record of what chose each run's blend weight (:func:`_write_blend_evidence`).
+BLEND_EVIDENCE = "blend_evidence.npz"
 SUMMARY_KEYS = ("kendalltau_all", "kendalltau", "spearman", "precision_10", "gnn_kendalltau_all",
                 "blend_weight")
 
@@ -544,7 +550,8 @@ def sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], w
 
   Besides jaxnas, its one-hot ridge reference and ``methods(loaded)`` are
   scored on the same splits. Writes ``config.json``, ``metrics.jsonl``,
-  ``runs.jsonl`` (one results dict per run and method), ``summary.json``
+  ``runs.jsonl`` (one results dict per run and method), :data:`BLEND_EVIDENCE`
+  (what chose each run's blend weight: :func:`_write_blend_evidence`), ``summary.json``
   (``{method: {size: {metric: {mean, std}}}}``) and ``tau_vs_train_size.png``
   (when matplotlib is installed).
 
@@ -597,6 +604,7 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
       per_run.append(res)
   io_utils.atomic_write_text(os.path.join(workdir, "runs.jsonl"),
                              "".join(json.dumps(r, sort_keys=True) + "\n" for r in per_run))
+  _write_blend_evidence(os.path.join(workdir, BLEND_EVIDENCE), out, runs)
   summary = summarize(per_run, SUMMARY_KEYS)
   summary["jaxnas"]["fit_time_s"] = round(out["fit_time"], 2)
   summary["jaxnas"]["query_time_s"] = round(out["query_time"], 2)
@@ -605,6 +613,31 @@ def _sweep(config: RunConfig, train_sizes: Sequence[int], seeds: Sequence[int], 
   io_utils.atomic_write_json(os.path.join(workdir, "summary.json"), summary)
   _plot_sweep(os.path.join(workdir, "tau_vs_train_size.png"), summary, train_sizes, loaded, log)
   return {"summary": summary, "runs": per_run, "loaded": loaded, "runs_rows": runs}
+
+
+def _write_blend_evidence(path: str, out: dict, runs: Sequence[tuple]) -> None:
+  """What chose every run's blend weight, and the scores it blended (``BLEND_EVIDENCE``).
+
+  Why: a rule for the weight is judged by rerunning it on the out-of-fold scores of
+  many runs and reading the test tau of the weight it gives; with this file a sweep
+  is that record, and no run has to be retrained to study a rule. Plain arrays
+  (``np.load(path)`` reads them without pickle). Per run ``g`` (the order of
+  ``runs.jsonl``): ``run{g}_oof_rows`` ``[n]``, ``run{g}_oof_gnn`` / ``run{g}_oof_linear``
+  ``[R, n]`` (what :func:`jaxnas.linear_blend.choose_weight` read, absent without
+  fold members) and ``run{g}_gnn`` / ``run{g}_linear`` ``[N]`` (float32 standardised
+  pool scores that the weight blends); ``train_sizes`` / ``seeds`` ``[G]``.
+  """
+  arrays = {"train_sizes": np.asarray([size for size, _, _ in runs]),
+            "seeds": np.asarray([seed for _, seed, _ in runs])}
+  for g, b in enumerate(out["blend"]):
+    arrays[f"run{g}_gnn"] = np.asarray(out["gnn_scores"][g], np.float32)
+    arrays[f"run{g}_linear"] = np.asarray(b["scores"], np.float32)
+    if b["oof"] is not None:
+      for key, value in zip(("oof_rows", "oof_gnn", "oof_linear"), b["oof"]):
+        arrays[f"run{g}_{key}"] = value
+  buf = io.BytesIO()
+  np.savez_compressed(buf, **arrays)
+  io_utils.atomic_write_bytes(path, buf.getvalue())
 
 
 def _plot_sweep(path: str, summary: dict, sizes: Sequence[int], loaded: LoadedBenchmark,

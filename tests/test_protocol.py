@@ -16,6 +16,7 @@ from scipy import stats
 
 from jaxnas import errors
 from jaxnas import io_utils
+from jaxnas import linear_blend
 from jaxnas import models
 from jaxnas import protocol
 from jaxnas import spaces
@@ -143,6 +144,22 @@ def test_sweep_trains_all_runs_together(tiny, first_run, tmp_path):
   assert table.count("\n") == 3 and "| jaxnas |" in table and "| onehot_ridge |" in table
   splits = {(r["train_size"], r["seed"]) for r in out["runs"]}
   assert splits == {(20, 0), (20, 1), (40, 0), (40, 1)}
+  # The blend evidence replays each run's weight choice and its Kendall tau.
+  labels = protocol.load_for_ranking(tiny).labels
+  with np.load(tmp_path / protocol.BLEND_EVIDENCE, allow_pickle=False) as evidence:
+    assert [(int(a), int(b)) for a, b in zip(evidence["train_sizes"], evidence["seeds"])] == [
+        (r["train_size"], r["seed"]) for r in out["runs"]]
+    for g, run in enumerate(out["runs"]):
+      rows = evidence[f"run{g}_oof_rows"]
+      np.testing.assert_array_equal(rows, out["runs_rows"][g][2])
+      assert evidence[f"run{g}_oof_gnn"].shape == (run["blend_repeats"], run["train_size"])
+      w, taus = linear_blend.choose_weight(evidence[f"run{g}_oof_gnn"],
+                                           evidence[f"run{g}_oof_linear"], labels[rows])
+      assert w == run["blend_weight"]
+      np.testing.assert_allclose(taus, run["blend_cv_taus"], atol=1e-4)
+      scores = (1 - w) * evidence[f"run{g}_gnn"] + w * evidence[f"run{g}_linear"]
+      assert stats.kendalltau(scores, labels).statistic == pytest.approx(
+          run["kendalltau_all"], abs=1e-4)
 
 
 def test_nan_targets_are_reported_or_dropped(tiny, first_run, tmp_path):
