@@ -48,7 +48,7 @@ from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.data import registry
 
 __all__ = [
-    "LoadedBenchmark", "MemberSpec", "RunConfig", "blend_results", "evaluate", "fit_and_score", "library_versions",
+    "BLEND_EVIDENCE", "LoadedBenchmark", "MemberSpec", "RunConfig", "blend_results", "evaluate", "fit_and_score", "library_versions",
     "load_for_ranking", "markdown_table", "member_specs", "pool_features", "reference_results",
     "reference_sweep_runs", "run_fingerprint", "summarize", "sweep", "train_and_evaluate",
 ]
@@ -621,11 +621,12 @@ def _write_blend_evidence(path: str, out: dict, runs: Sequence[tuple]) -> None:
   Why: a rule for the weight is judged by rerunning it on the out-of-fold scores of
   many runs and reading the test tau of the weight it gives; with this file a sweep
   is that record, and no run has to be retrained to study a rule. Plain arrays
-  (``np.load(path)`` reads them without pickle). Per run ``g`` (the order of
-  ``runs.jsonl``): ``run{g}_oof_rows`` ``[n]``, ``run{g}_oof_gnn`` / ``run{g}_oof_linear``
-  ``[R, n]`` (what :func:`jaxnas.linear_blend.choose_weight` read, absent without
-  fold members) and ``run{g}_gnn`` / ``run{g}_linear`` ``[N]`` (float32 standardised
-  pool scores that the weight blends); ``train_sizes`` / ``seeds`` ``[G]``.
+  (``np.load(path)`` reads them without pickle). Per run ``g`` (the order of the
+  jaxnas lines of ``runs.jsonl``): ``run{g}_oof_rows`` ``[n]``, ``run{g}_oof_gnn`` /
+  ``run{g}_oof_linear`` ``[R, n]`` (what :func:`jaxnas.linear_blend.choose_weight`
+  read; absent without fold members) and ``run{g}_gnn`` / ``run{g}_linear`` ``[N]``
+  (float32 standardised pool scores that the weight blends); ``train_sizes`` /
+  ``seeds`` ``[G]``.
   """
   arrays = {"train_sizes": np.asarray([size for size, _, _ in runs]),
             "seeds": np.asarray([seed for _, seed, _ in runs])}
