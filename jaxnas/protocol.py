@@ -48,9 +48,10 @@ from jaxnas.data import benchmark as benchmark_lib
 from jaxnas.data import registry
 
 __all__ = [
-    "BLEND_EVIDENCE", "LoadedBenchmark", "MemberSpec", "RunConfig", "blend_results", "evaluate", "fit_and_score", "library_versions",
-    "load_for_ranking", "markdown_table", "member_specs", "pool_features", "reference_results",
-    "reference_sweep_runs", "run_fingerprint", "summarize", "sweep", "train_and_evaluate",
+    "BLEND_EVIDENCE", "LoadedBenchmark", "MemberSpec", "RunConfig", "blend_results", "evaluate",
+    "fit_and_score", "library_versions", "load_for_ranking", "markdown_table", "member_specs",
+    "pool_features", "reference_results", "reference_sweep_runs", "run_fingerprint", "summarize",
+    "sweep", "train_and_evaluate",
 ]
 
 Log = Callable[[str], None]
