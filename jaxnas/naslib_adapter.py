@@ -56,7 +56,7 @@ class JaxnasPredictor:
       blend weight, and ``query_with_std`` returns the spread of all of them.
     seed: seed of initialisation and validation splits.
     use_cost_features: feed params/FLOPs when the space computes them.
-    blend_folds: K fold members that choose how much of a linear ranker to
+    blend_folds: K fold members that choose how much of a second ranker to
       blend in (:mod:`jaxnas.linear_blend`; below ``linear_blend.CHOICE_ARCHS``
       training archs the K-fold split is repeated to choose, and only the first
       split's members join the ensemble); 0: the GNN alone.

@@ -235,7 +235,7 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
     the G groups of ``specs``: ``gnn_scores`` is the restandardised mean of the
     z-scored scores of the group's ensemble members (``MemberSpec.in_ensemble``:
     the first repeat's fold members included), ``scores`` that blended with the
-    group's linear ranker (``blend``; weight 0 without fold members), ``params``
+    group's second ranker (``blend``; weight 0 without fold members), ``params``
     every member's, ``score_stats`` the per-member mean and std that turn an
     ensemble member's raw scores into its share of ``gnn_scores``.
   """
@@ -338,15 +338,15 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
 
 def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSpec],
                   z: np.ndarray, groups: Sequence[int]) -> list[dict]:
-  """Per group: the linear ranker and its blend weight from the group's fold members.
+  """Per group: the second ranker and its blend weight from the group's fold members.
 
   Args:
     z: ``[M, N]`` every member's own z-scores.
 
   Returns:
-    ``[{"weight", "scores" [N], "linear": LinearRanker | None, "cv_taus", "repeats",
+    ``[{"weight", "scores" [N], "linear": KernelRanker | LinearRanker | None, "cv_taus", "repeats",
     "oof": (rows [n], gnn [R, n], linear [R, n]) | None}]`` per group (``oof``: the
-    out-of-fold scores that chose the weight); weight 0 (no linear ranker, 0 repeats)
+    out-of-fold scores that chose the weight); weight 0 (no second ranker, 0 repeats)
     for a group without fold members.
   """
   out = []
@@ -400,6 +400,7 @@ def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np
   return {"blend_weight": round(b["weight"], 4),
           "blend_cv_taus": None if b["cv_taus"] is None else [round(t, 4) for t in b["cv_taus"]],
           "blend_repeats": b["repeats"],
+          "blend_ranker": None if b["linear"] is None else b["linear"].kind,
           "blend_kendalltau_all_by_weight": by_weight,
           "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
 
@@ -502,7 +503,7 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
   results = evaluate(scores, loaded.labels, train_rows)
   results.update(blend_results(out, 0, loaded, train_rows))
   if results["blend_weight"]:
-    log(f"blend: {results['blend_weight']:.2f} of the linear ranker (out-of-fold Kendall tau "
+    log(f"blend: {results['blend_weight']:.2f} of the second ranker (out-of-fold Kendall tau "
         f"per weight {linear_blend.BLEND_WEIGHTS}: {results['blend_cv_taus']})")
   results.update(reference_results(loaded, train_rows, results, log))
   results.update({"train_size": config.train_size, "seed": config.seed,

@@ -3,8 +3,9 @@
 ``export_ranker`` writes the final (model-selected) parameters of M members with
 everything needed to score new architectures: the space spec, the model config,
 the standardisation of the cost features and of each member's scores, and the
-linear ranker blended in with its weight (:mod:`jaxnas.linear_blend`). It goes
-through :mod:`jaxnas.checkpoint` (orbax). ``load_ranker`` rebuilds it.
+second ranker (kernel ridge on the one-hot choices) blended in with its weight
+(:mod:`jaxnas.linear_blend`). It goes through :mod:`jaxnas.checkpoint` (orbax).
+``load_ranker`` rebuilds it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class LoadedRanker:
   feature_std: np.ndarray | None  # [G]
   score_mean: np.ndarray  # [M]
   score_std: np.ndarray  # [M]
-  linear: linear_blend.LinearRanker | None = None
+  linear: linear_blend.KernelRanker | linear_blend.LinearRanker | None = None
   blend_weight: float = 0.0
   # How many of the M members are fold members (trained without one fold of the
   # training archs; they chose the blend weight and then joined the ensemble).
@@ -60,9 +61,9 @@ class LoadedRanker:
           f"the ranker was trained on {self.space_spec!r} with node ops {list(self.space.node_vocab)}; "
           f"{space.spec or space.name!r} has {list(space.node_vocab)}")
     if self.linear is not None and space.spec != self.space.spec:
-      # The blended linear ranker reads this space's one-hot choices.
+      # The blended second ranker reads this space's one-hot choices.
       raise errors.ConfigError(
-          f"the ranker was trained on {self.space_spec!r} with a linear ranker blended in "
+          f"the ranker was trained on {self.space_spec!r} with a second ranker blended in "
           f"(weight {self.blend_weight}); it cannot score {space.spec or space.name!r} "
           "(train with --blend_folds=0 for a ranker that transfers to other spaces)")
     if self.space.num_node_features and space.spec != self.space.spec:
@@ -88,7 +89,7 @@ class LoadedRanker:
     return ((raw - self.feature_mean) / self.feature_std).astype(np.float32)
 
   def linear_fn(self, encodings: np.ndarray) -> np.ndarray:
-    """Standardised scores ``[n]`` of the blended linear ranker (zeros without one)."""
+    """Standardised scores ``[n]`` of the blended second ranker (zeros without one)."""
     if self.linear is None:
       return np.zeros(encodings.shape[0], np.float32)
     x = linear_blend.design(self.space, encodings, self.globals_fn(encodings))
@@ -119,7 +120,8 @@ def ensemble_standardisation(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 def export_ranker(directory: str, *, space_spec: str, model_config: models.ModelConfig,
                   params: types.RankerParams, feature_mean=None, feature_std=None, score_mean,
-                  score_std, linear: linear_blend.LinearRanker | None = None,
+                  score_std,
+                  linear: linear_blend.KernelRanker | linear_blend.LinearRanker | None = None,
                   blend_weight: float = 0.0, fold_members: int = 0) -> None:
   """Writes the ranker to ``directory``, replacing an earlier export atomically.
 
@@ -166,7 +168,7 @@ def load_ranker(directory: str) -> LoadedRanker:
     space = spaces.get_space(meta["space"])
     config = models.ModelConfig(**meta["model_config"])
     linear = (None if meta.get("linear") is None
-              else linear_blend.LinearRanker.from_json(meta["linear"]))
+              else linear_blend.ranker_from_json(meta["linear"]))
     blend_weight = float(meta.get("blend_weight", 0.0)) if linear is not None else 0.0
     fold_members = int(meta.get("fold_members", 0))  # exports before it held none
   except (KeyError, TypeError, ValueError) as e:

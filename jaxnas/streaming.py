@@ -126,7 +126,7 @@ def stream_top_k(space: base.Space, graphdef: types.RankerGraphDef, params: type
       divide ``chunk_size``).
     progress: called after each chunk with ``{"scored", "per_s", "eta_s", "chunk"}``.
     fingerprint: stored with the saved state (see :func:`load_top_k`).
-    linear_fn: standardised scores ``[n]`` of a linear ranker blended in
+    linear_fn: standardised scores ``[n]`` of a second ranker blended in
       (:mod:`jaxnas.linear_blend`; None: none).
     blend_weight: its weight ``w``: the score is ``(1 - w) * ensemble mean + w * linear``.
 

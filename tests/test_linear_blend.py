@@ -1,4 +1,5 @@
-"""The linear ranker blended into the GNN: weight choice, protocol results, export, predictor."""
+"""The second ranker blended into the GNN: its kernel ridge, weight choice, protocol results,
+export, predictor."""
 
 import csv
 import json
@@ -13,6 +14,7 @@ from jaxnas import graphs as graphs_lib
 from jaxnas import linear_blend
 from jaxnas import models
 from jaxnas import protocol
+from jaxnas import reference_baseline
 from jaxnas import ranker_export
 from jaxnas import spaces
 from jaxnas import streaming
@@ -173,6 +175,77 @@ def test_fit_blend_reads_every_repeat():
     linear_blend.fit_blend(x, labels, rows, [(s, gnn_z[s.seed]) for s in splits[:-1]])
 
 
+def _kernel_ridge_oracle(x, y, xq):
+  """The documented kernel ridge, written with solves instead of an eigendecomposition.
+
+  For every grid point: the kernel written out term by term, the hat matrix
+  ``K (K + a I)^-1``, leverages ``diag + 1/n`` (points with a leverage of 1 or more
+  skipped), the leave-one-out error; the best point's prediction ``mean(y) + k(xq, x) (K + a I)^-1 (y - mean(y))``.
+  """
+  n, f = x.shape
+  def kern(a, b, ls):
+    out = np.empty((len(a), len(b)))
+    for i in range(len(a)):
+      for j in range(len(b)):
+        d = a[i] - b[j]
+        out[i, j] = linear_blend.LINEAR_KERNEL_SCALE * a[i] @ b[j] / f + np.exp(-d @ d / (2 * ls * ls))
+    return out
+  yc = y - y.mean()
+  best = None
+  for scale in linear_blend.LENGTH_SCALES:
+    ls = scale * np.sqrt(f)
+    k = kern(x, x, ls)
+    for a in reference_baseline.ALPHAS:
+      hat = np.linalg.solve(k + a * np.eye(n), k).T  # K (K + aI)^-1 (both symmetric)
+      lev = np.diag(hat) + 1 / n
+      if (lev >= 1).any():
+        continue  # interpolates: leave-one-out undefined, never chosen
+      loo = np.mean(((yc - hat @ yc) / (1 - lev)) ** 2)
+      if best is None or loo < best[0]:
+        best = (loo, ls, np.linalg.solve(k + a * np.eye(n), yc))
+  _, ls, alpha = best
+  return ls, kern(xq, x, ls) @ alpha + y.mean()
+
+
+def test_kernel_ridge_matches_the_documented_fit():
+  rng = np.random.default_rng(11)
+  x = np.concatenate([np.eye(3)[rng.integers(0, 3, size=(25, 4))].reshape(25, 12),
+                      rng.normal(size=(25, 2))], axis=1)  # one-hot choices + 2 cost columns
+  y = reference_baseline.normal_scores(x[:, 0] * x[:, 4] + x[:, 12] + 0.3 * rng.normal(size=25))
+  xq = x[:7] + 0.1
+  ranker = linear_blend.fit_kernel_ridge(x, y)
+  ls, want = _kernel_ridge_oracle(x, y, xq)
+  assert ranker.length_scale == pytest.approx(ls)
+  np.testing.assert_allclose(ranker.raw(xq, block=3), want, rtol=1e-6, atol=1e-8)
+  # A round trip through the export's JSON scores the same; an export from before the
+  # kernel (no "kind") is the ridge it was.
+  again = linear_blend.ranker_from_json(json.loads(json.dumps(ranker.to_json())))
+  np.testing.assert_array_equal(again.scores(xq), ranker.scores(xq))
+  old = {"weights": [1.0] * 14, "intercept": 0.5, "mean": 0.0, "std": 2.0}
+  assert isinstance(linear_blend.ranker_from_json(old), linear_blend.LinearRanker)
+  with pytest.raises(ValueError, match="unknown"):
+    linear_blend.ranker_from_json({**old, "kind": "forest"})
+
+
+def test_kernel_ridge_ranks_interactions_the_ridge_cannot(monkeypatch):
+  """Quality set by whether two positions agree (no additive part): the ridge of
+  earlier stops ranks it at chance, the kernel ridge from 60 archs."""
+  space = spaces.get_space("chain:6:a,b,c")
+  enc = space.enumerate()
+  y = (enc[:, 0] == enc[:, 3]) * 2.0 + (enc[:, 1] == enc[:, 4]) + 0.01 * enc[:, 5]
+  x = linear_blend.design(space, enc, None)
+  rows = np.random.default_rng(0).permutation(len(enc))[:60]
+  kernel_ranker = linear_blend.fit(x, rows, y)
+  assert kernel_ranker.kind == "kernel_ridge"
+  assert stats.kendalltau(kernel_ranker.scores(x), y).statistic > 0.5
+  monkeypatch.setattr(linear_blend, "KERNEL_MAX_ARCHS", 59)  # 60 archs: above the limit
+  ridge = linear_blend.fit(x, rows, y)
+  assert ridge.kind == "ridge"
+  assert abs(stats.kendalltau(ridge.scores(x), y).statistic) < 0.2
+  scores = ridge.scores(x)
+  assert scores.mean() == pytest.approx(0, abs=1e-9) and scores.std() == pytest.approx(1)
+
+
 def test_fold_ids_are_balanced_and_seeded():
   ids = linear_blend.fold_ids(23, 5, seed=3)
   assert sorted(np.bincount(ids).tolist()) == [4, 4, 5, 5, 5]
@@ -193,7 +266,7 @@ def test_protocol_blends_in_the_linear_ranker_where_it_ranks_better(blended_run,
   # The first split's fold members join the ensemble (the second's were trained
   # only to choose): the scores are the blend of the restandardised mean of six
   # members' z-scores (statistics recomputed here over the pool, not read from
-  # the export) with the linear ranker.
+  # the export) with the second ranker.
   ranker = ranker_export.load_ranker(str(workdir))
   assert ranker.num_members == 6 and ranker.fold_members == 5
   space = ranker.space
@@ -227,7 +300,7 @@ def test_protocol_blends_in_the_linear_ranker_where_it_ranks_better(blended_run,
 
 
 def test_exported_ranker_scores_as_the_protocol_did(blended_run):
-  """score / stream_top_k read the linear ranker and weight from the export."""
+  """score / stream_top_k read the second ranker and weight from the export."""
   workdir, res = blended_run
   with open(workdir / "predictions.csv") as f:
     rows = list(csv.DictReader(f))
@@ -243,7 +316,7 @@ def test_exported_ranker_scores_as_the_protocol_did(blended_run):
   best = sorted(want, key=want.get, reverse=True)[:10]
   assert [space.format(e) for e in top.encodings] == best
   np.testing.assert_allclose(top.scores, [want[a] for a in best], atol=2e-4)
-  with pytest.raises(errors.ConfigError, match="linear ranker blended in"):
+  with pytest.raises(errors.ConfigError, match="second ranker blended in"):
     ranker.graphdef_for(spaces.get_space("chain:5:identity,mb3_k3,mb6_k5"))
 
 
