@@ -46,9 +46,10 @@ def define_ranker_flags(default_benchmark: str = "nasbench_graph:cora") -> None:
                        + _LIB)
   flags.DEFINE_integer("ensemble_size", 1, "Rankers trained together on the same data (vmapped).")
   flags.DEFINE_integer("blend_folds", None, "K fold rankers (trained beside the ranker) that "
-                       "choose how much of a one-hot ridge to blend into its scores, then join "
-                       "its ensemble (with few training archs the split is repeated to choose, "
-                       "see jaxnas.linear_blend.fold_repeats; only the first split joins); 0: "
+                       "choose how much of a kernel ridge on the one-hot choices to blend into "
+                       "its scores, then join its ensemble (with few training archs the split is "
+                       "repeated to choose, see jaxnas.linear_blend.fold_repeats; only the first "
+                       "split joins); 0: "
                        "one GNN alone (an export that can score other spaces)"
                        + _LIB)
   flags.DEFINE_bool("cost_features", True, "Feed params/FLOPs computed from the architecture.")

@@ -16,10 +16,10 @@ the same vmapped program as the ranker) and compares out-of-fold predictions.
   (:func:`jaxnas.reference_baseline.fit_ridge`) above :data:`KERNEL_MAX_ARCHS`
   training archs. Why a kernel: the ridge of earlier stops sees only additive
   effects of the choices; the RBF part lets archs that share most choices share
-  their quality. Replayed on 210 recorded runs of 21 table/size cells (NB201,
+  their quality. Replayed on 240 recorded runs of 24 table/size cells (NB201,
   NB101, NAS-Bench-Graph, the synthetic chains, 20-100 archs), it lifts the blend
-  in 18 cells (NAS-Bench-Graph cora at 20 archs +0.016, the width chain at 80
-  +0.011) and costs at most 0.002 in the other 3 (docs/predictor.md, "Stop 25").
+  in 21 cells (NAS-Bench-Graph pubmed at 20 archs +0.013, the width chain at 80
+  +0.010) and costs at most 0.002 in the other 3 (docs/predictor.md, "Stop 25").
   The names ``linear`` (results, exports, evidence files) keep meaning "the
   second ranker" for compatibility.
 * The blend: ``(1 - w) * gnn + w * z(linear)``, ``w`` a weighted mean of
@@ -216,7 +216,7 @@ def fit_kernel_ridge(x: np.ndarray, y: np.ndarray) -> KernelRanker:
   The model is a Gaussian process mean: ``mean(y) + k(x, X) (K + a I)^-1 (y - mean(y))``
   (targets centred, kernel not: the kernel's own constant part stays penalised,
   which ranked better at 20 archs than an unpenalised intercept on the centred
-  kernel — NAS-Bench-Graph pubmed 0.307 vs 0.292, docs/predictor.md "Stop 25").
+  kernel — NAS-Bench-Graph pubmed 0.306 vs 0.292, docs/predictor.md "Stop 25").
   Leave-one-out error through one eigendecomposition of ``K`` per length scale,
   the leverages ``diag(K (K + a I)^-1) + 1/n`` (the 1/n for the refitted mean),
   as :func:`jaxnas.reference_baseline.fit_ridge` does through one SVD.
