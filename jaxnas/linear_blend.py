@@ -412,6 +412,8 @@ class Blend:
     oof_rows: ``[n]`` the training archs (sorted) that the out-of-fold scores are of.
     oof_gnn: ``[repeats, n]`` the GNN's out-of-fold scores that chose the weight.
     oof_linear: ``[repeats, n]`` the second ranker's, likewise.
+    scores: ``[N]`` the second ranker's standardised scores of the pool it was fit
+      beside (what the weight blends).
   """
 
   weight: float
@@ -421,6 +423,7 @@ class Blend:
   oof_rows: np.ndarray | None = None
   oof_gnn: np.ndarray | None = None
   oof_linear: np.ndarray | None = None
+  scores: np.ndarray | None = None
 
 
 def fit_blend(x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
@@ -448,5 +451,6 @@ def fit_blend(x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
                                    for split, _ in members])[at])
   oof_gnn, oof_lin = np.stack(oof_gnn), np.stack(oof_lin)
   weight, taus = choose_weight(oof_gnn, oof_lin, labels[order])
-  return Blend(weight, fit(x, rows, labels), taus, repeats=len(oof_gnn), oof_rows=order,
-               oof_gnn=oof_gnn, oof_linear=oof_lin)
+  linear = fit(x, rows, labels)
+  return Blend(weight, linear, taus, repeats=len(oof_gnn), oof_rows=order, oof_gnn=oof_gnn,
+               oof_linear=oof_lin, scores=linear.scores(x))

@@ -229,13 +229,14 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
   checkpoint; a checkpoint with another one is never resumed.
 
   Returns:
-    ``{"scores": [G, N], "std": [G, N], "gnn_scores": [G, N], "blend": [G dicts],
+    ``{"scores": [G, N], "std": [G, N], "gnn_scores": [G, N], "blend": [G Blend | None],
     "fold_members": bool [M], "ensemble_members": bool [M], "score_stats": ([M], [M]),
     "fit_time": s, "query_time": s, "trainer": RankerTrainer, "params": ...}`` for
     the G groups of ``specs``: ``gnn_scores`` is the restandardised mean of the
     z-scored scores of the group's ensemble members (``MemberSpec.in_ensemble``:
     the first repeat's fold members included), ``scores`` that blended with the
-    group's second ranker (``blend``; weight 0 without fold members), ``params``
+    group's second ranker (``blend``: a :class:`jaxnas.linear_blend.Blend`, None
+    without fold members), ``params``
     every member's, ``score_stats`` the per-member mean and std that turn an
     ensemble member's raw scores into its share of ``gnn_scores``.
   """
@@ -324,8 +325,8 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
     std.append(scored.std(axis=0))
   mean, std = np.stack(mean), np.stack(std)
   blend = _blend_linear(loaded, bench, glob, specs, z, groups)
-  w = np.asarray([b["weight"] for b in blend])[:, None]
-  linear = np.stack([b["scores"] for b in blend])
+  w = np.asarray([0.0 if b is None else b.weight for b in blend])[:, None]
+  linear = np.stack([np.zeros(z.shape[1]) if b is None else b.scores for b in blend])
   return {"scores": linear_blend.blend(mean, linear, w), "std": (1 - w) * std, "gnn_scores": mean,
           "blend": blend, "fit_time": fit_time, "query_time": query_time,
           "trainer": trainer, "params": params, "feature_stats": feature_stats,
@@ -337,33 +338,24 @@ def fit_and_score(loaded: LoadedBenchmark, config: RunConfig, specs: Sequence[Me
 
 
 def _blend_linear(loaded: LoadedBenchmark, bench, glob, specs: Sequence[MemberSpec],
-                  z: np.ndarray, groups: Sequence[int]) -> list[dict]:
-  """Per group: the second ranker and its blend weight from the group's fold members.
+                  z: np.ndarray, groups: Sequence[int]) -> list[linear_blend.Blend | None]:
+  """Per group: the second ranker and its blend weight from the group's fold members
+  (None for a group without fold members: the GNN alone).
 
   Args:
     z: ``[M, N]`` every member's own z-scores.
-
-  Returns:
-    ``[{"weight", "scores" [N], "linear": KernelRanker | LinearRanker | None, "cv_taus", "repeats",
-    "oof": (rows [n], gnn [R, n], linear [R, n]) | None}]`` per group (``oof``: the
-    out-of-fold scores that chose the weight); weight 0 (no second ranker, 0 repeats)
-    for a group without fold members.
   """
   out = []
   x = None
   for g in groups:
     folds = [(s.fold, z[m]) for m, s in enumerate(specs) if s.group == g and s.fold is not None]
     if not folds:
-      out.append({"weight": 0.0, "scores": np.zeros(z.shape[1]), "linear": None,
-                  "cv_taus": None, "repeats": 0, "oof": None})
+      out.append(None)
       continue
     if x is None:
       x = linear_blend.design(bench.space, bench.encodings, glob)
     rows = next(s.train_rows for s in specs if s.group == g and s.fold is None)
-    blend = linear_blend.fit_blend(x, loaded.labels, rows, folds)
-    out.append({"weight": blend.weight, "scores": blend.linear.scores(x), "linear": blend.linear,
-                "cv_taus": blend.cv_taus, "repeats": blend.repeats,
-                "oof": (blend.oof_rows, blend.oof_gnn, blend.oof_linear)})
+    out.append(linear_blend.fit_blend(x, loaded.labels, rows, folds))
   return out
 
 
@@ -390,17 +382,17 @@ def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np
   b = out["blend"][group]
   gnn_scores = out["gnn_scores"][group]
   gnn = evaluate(gnn_scores, loaded.labels, train_rows)
-  by_weight = None
-  if b["linear"] is not None:
-    # What every candidate weight would have given over all archs: shows whether
-    # the out-of-fold choice (``blend_cv_taus``) picked well. Never used to choose.
-    by_weight = [round(metrics.kendall_tau_np(linear_blend.blend(gnn_scores, b["scores"], w),
-                                              loaded.labels), 4)
-                 for w in linear_blend.BLEND_WEIGHTS]
-  return {"blend_weight": round(b["weight"], 4),
-          "blend_cv_taus": None if b["cv_taus"] is None else [round(t, 4) for t in b["cv_taus"]],
-          "blend_repeats": b["repeats"],
-          "blend_ranker": None if b["linear"] is None else b["linear"].kind,
+  if b is None:
+    return {"blend_weight": 0.0, "blend_cv_taus": None, "blend_repeats": 0, "blend_ranker": None,
+            "blend_kendalltau_all_by_weight": None,
+            "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
+  # What every candidate weight would have given over all archs: shows whether the
+  # out-of-fold choice (``blend_cv_taus``) picked well. Never used to choose.
+  by_weight = [round(metrics.kendall_tau_np(linear_blend.blend(gnn_scores, b.scores, w),
+                                            loaded.labels), 4)
+               for w in linear_blend.BLEND_WEIGHTS]
+  return {"blend_weight": round(b.weight, 4), "blend_cv_taus": [round(t, 4) for t in b.cv_taus],
+          "blend_repeats": b.repeats, "blend_ranker": b.linear.kind,
           "blend_kendalltau_all_by_weight": by_weight,
           "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
 
@@ -490,6 +482,7 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
         "scorer cannot compute for new architectures (use --pretrain_use=pretrain)")
   elif space_spec:
     fs = out["feature_stats"]
+    blend = out["blend"][0]
     # The ensemble only: members trained just to choose the blend weight stay out.
     keep = np.flatnonzero(out["ensemble_members"])
     ranker_export.export_ranker(
@@ -498,7 +491,8 @@ def _train_and_evaluate(config: RunConfig, workdir: str, log: Log,
         params=jax.tree.map(lambda a: a[keep], out["params"]),
         feature_mean=None if fs is None else fs[0], feature_std=None if fs is None else fs[1],
         score_mean=out["score_stats"][0][keep], score_std=out["score_stats"][1][keep],
-        linear=out["blend"][0]["linear"], blend_weight=out["blend"][0]["weight"],
+        linear=None if blend is None else blend.linear,
+        blend_weight=0.0 if blend is None else blend.weight,
         fold_members=int(out["fold_members"][keep].sum()))
   results = evaluate(scores, loaded.labels, train_rows)
   results.update(blend_results(out, 0, loaded, train_rows))
@@ -634,10 +628,12 @@ def _write_blend_evidence(path: str, out: dict, runs: Sequence[tuple]) -> None:
             "seeds": np.asarray([seed for _, seed, _ in runs])}
   for g, b in enumerate(out["blend"]):
     arrays[f"run{g}_gnn"] = np.asarray(out["gnn_scores"][g], np.float32)
-    arrays[f"run{g}_linear"] = np.asarray(b["scores"], np.float32)
-    if b["oof"] is not None:
-      for key, value in zip(("oof_rows", "oof_gnn", "oof_linear"), b["oof"]):
-        arrays[f"run{g}_{key}"] = value
+    arrays[f"run{g}_linear"] = np.asarray(
+        np.zeros_like(out["gnn_scores"][g]) if b is None else b.scores, np.float32)
+    if b is not None:
+      arrays[f"run{g}_oof_rows"] = b.oof_rows
+      arrays[f"run{g}_oof_gnn"] = b.oof_gnn
+      arrays[f"run{g}_oof_linear"] = b.oof_linear
   buf = io.BytesIO()
   np.savez_compressed(buf, **arrays)
   io_utils.atomic_write_bytes(path, buf.getvalue())
