@@ -93,7 +93,7 @@ class LoadedRanker:
     if self.linear is None:
       return np.zeros(encodings.shape[0], np.float32)
     x = linear_blend.design(self.space, encodings, self.globals_fn(encodings))
-    return self.linear.scores(x).astype(np.float32)
+    return self.linear.scores_f32(x)
 
 
 def ensemble_standardisation(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -221,6 +221,8 @@ def test_kernel_ridge_matches_the_documented_fit():
   # kernel (no "kind") is the ridge it was.
   again = linear_blend.ranker_from_json(json.loads(json.dumps(ranker.to_json())))
   np.testing.assert_array_equal(again.scores(xq), ranker.scores(xq))
+  # The exported scorer's float32 program (blocks padded: 7 rows in blocks of 3).
+  np.testing.assert_allclose(ranker.scores_f32(xq, block=3), ranker.scores(xq), atol=1e-5)
   old = {"weights": [1.0] * 14, "intercept": 0.5, "mean": 0.0, "std": 2.0}
   assert isinstance(linear_blend.ranker_from_json(old), linear_blend.LinearRanker)
   with pytest.raises(ValueError, match="unknown"):
