@@ -210,11 +210,11 @@ class KernelRanker:
   def scores_f32(self, x: np.ndarray, block: int = 4096) -> np.ndarray:
     """:meth:`scores` in float32 through one jitted program per ``block`` rows.
 
-    What an exported ranker scores new candidates with: about 12x faster than the
-    float64 numpy path on a 2-core CPU (15,625 archs against 80 training archs:
-    4.7 ms vs 62 ms; against 2,000: 47 ms vs 569 ms; the GNN's own NB201 end to end
-    is 189 ms), the standardised scores within 1e-7 of it. Rows are padded to whole
-    blocks, so any number of candidates compiles once.
+    What an exported ranker scores new candidates with: all 15,625 NB201 cells
+    against 500 / 2,000 training archs in 12 / 50 ms instead of 129 / 524 ms (the
+    GNN: 155 ms), the standardised scores within 3e-8 of the float64 path
+    (``python -m experiments.bench_blend_scoring``, 2-core CPU). Rows are padded to
+    whole blocks, so any number of candidates compiles once.
     """
     x = np.asarray(x, np.float32)
     n = len(x)
