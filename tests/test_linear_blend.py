@@ -180,7 +180,8 @@ def _kernel_ridge_oracle(x, y, xq):
 
   For every grid point: the kernel written out term by term, the hat matrix
   ``K (K + a I)^-1``, leverages ``diag + 1/n`` (points with a leverage of 1 or more
-  skipped), the leave-one-out error; the best point's prediction ``mean(y) + k(xq, x) (K + a I)^-1 (y - mean(y))``.
+  skipped), the leave-one-out error; the best point's prediction
+  ``mean(y) + k(xq, x) (K + a I)^-1 (y - mean(y))``.
   """
   n, f = x.shape
   def kern(a, b, ls):
@@ -188,7 +189,8 @@ def _kernel_ridge_oracle(x, y, xq):
     for i in range(len(a)):
       for j in range(len(b)):
         d = a[i] - b[j]
-        out[i, j] = linear_blend.LINEAR_KERNEL_SCALE * a[i] @ b[j] / f + np.exp(-d @ d / (2 * ls * ls))
+        out[i, j] = (linear_blend.LINEAR_KERNEL_SCALE * a[i] @ b[j] / f
+                     + np.exp(-d @ d / (2 * ls * ls)))
     return out
   yc = y - y.mean()
   best = None
