@@ -17,11 +17,11 @@ markdown table and writes ``bench_blend_scoring.json`` under ``--workdir``.
 from __future__ import annotations
 
 import os
-import time
 
 from absl import flags
 
 from experiments import cli
+from experiments import timing
 
 flags.DEFINE_string("workdir", None, "Writes bench_blend_scoring.json here (optional).")
 flags.DEFINE_list("train_sizes", ["80", "500", "2000"], "Training archs of the kernel ridge.")
@@ -31,12 +31,7 @@ FLAGS = flags.FLAGS
 
 def _best(fn, repeats: int) -> float:
   fn()  # warm-up: compiles the jitted paths
-  times = []
-  for _ in range(repeats):
-    t = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t)
-  return min(times)
+  return timing.best_seconds(fn, repeats)
 
 
 def run(train_sizes, repeats: int) -> dict:

@@ -26,6 +26,7 @@ import time
 from absl import flags
 
 from experiments import cli
+from experiments import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -79,16 +80,9 @@ def _shard_child() -> dict:
   mesh = distributed.make_mesh()
   sharded = distributed.sharded_score(gd, params, tmpl, arrays, mesh, chunk=256)
 
-  def best_of(fn, n=3):
-    times = []
-    for _ in range(n):
-      t = time.perf_counter()
-      fn()
-      times.append(time.perf_counter() - t)
-    return min(times)
-
-  t1 = best_of(lambda: train.score_arrays(gd, params, tmpl, arrays, chunk=256))
-  t8 = best_of(lambda: distributed.sharded_score(gd, params, tmpl, arrays, mesh, chunk=256))
+  t1 = timing.best_seconds(lambda: train.score_arrays(gd, params, tmpl, arrays, chunk=256), 3)
+  t8 = timing.best_seconds(
+      lambda: distributed.sharded_score(gd, params, tmpl, arrays, mesh, chunk=256), 3)
   return {"devices": jax.device_count(), "max_abs_diff": float(np.abs(sharded - single).max()),
           "single_device_s": t1, "sharded_s": t8, "num": int(enc.shape[0])}
 

@@ -68,8 +68,9 @@ from jaxnas.spaces import base
 __all__ = ["BLEND_WEIGHTS", "Blend", "CHOICE_ARCHS", "FoldSplit", "GNN_MARGIN",
            "KERNEL_MAX_ARCHS", "KernelRanker", "LENGTH_SCALES", "LINEAR_KERNEL_SCALE",
            "LinearRanker", "MAX_REPEATS", "blend", "check_folds", "choose_weight",
-           "concordance_terms", "design", "fit", "fit_blend", "fit_kernel_ridge", "fold_ids",
-           "fold_repeats", "fold_splits", "kernel", "ranker_from_json", "second_ranker_kind"]
+           "concordance_terms", "design", "fit", "fit_blend", "fit_kernel_ridge", "fit_scored",
+           "fold_ids", "fold_repeats", "fold_splits", "kernel", "ranker_from_json",
+           "second_ranker_kind"]
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Out-of-fold Kendall tau credited to the GNN alone (see the module docstring).
@@ -295,15 +296,24 @@ def fit(x: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> KernelRanker | L
   A kernel ridge (:func:`fit_kernel_ridge`) up to :data:`KERNEL_MAX_ARCHS` training
   archs, the plain ridge above (:func:`second_ranker_kind`).
   """
+  return fit_scored(x, rows, labels)[0]
+
+
+def fit_scored(x: np.ndarray, rows: np.ndarray,
+               labels: np.ndarray) -> tuple[KernelRanker | LinearRanker, np.ndarray]:
+  """:func:`fit` and the ranker's standardised scores ``[N]`` of ``x``, from the one pass
+  over the pool that its standardisation needs."""
   rows = np.asarray(rows)
   y = reference_baseline.normal_scores(np.asarray(labels)[rows])
   if second_ranker_kind(len(rows)) == LinearRanker.kind:
     w, b, _ = reference_baseline.fit_ridge(x[rows], y)
     raw = x @ w + b
-    return LinearRanker(w, float(b), float(raw.mean()), float(raw.std() + 1e-12))
-  ranker = fit_kernel_ridge(x[rows], y)
-  raw = ranker.raw(x)
-  return dataclasses.replace(ranker, mean=float(raw.mean()), std=float(raw.std() + 1e-12))
+    ranker = LinearRanker(w, float(b), float(raw.mean()), float(raw.std() + 1e-12))
+  else:
+    ranker = fit_kernel_ridge(x[rows], y)
+    raw = ranker.raw(x)
+    ranker = dataclasses.replace(ranker, mean=float(raw.mean()), std=float(raw.std() + 1e-12))
+  return ranker, (raw - ranker.mean) / ranker.std
 
 
 def second_ranker_kind(n: int) -> str:
@@ -484,10 +494,10 @@ def fit_blend(x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
       raise ValueError(f"repeat {r}'s folds do not cover the training archs once")
     at = np.argsort(held)  # every repeat's predictions in the same arch order
     oof_gnn.append(np.concatenate([z[split.holdout_rows] for split, z in members])[at])
-    oof_lin.append(np.concatenate([fit(x, split.train_rows, labels).scores(x[split.holdout_rows])
+    oof_lin.append(np.concatenate([fit_scored(x, split.train_rows, labels)[1][split.holdout_rows]
                                    for split, _ in members])[at])
   oof_gnn, oof_lin = np.stack(oof_gnn), np.stack(oof_lin)
   weight, taus = choose_weight(oof_gnn, oof_lin, labels[order])
-  linear = fit(x, rows, labels)
+  linear, scores = fit_scored(x, rows, labels)
   return Blend(weight, linear, taus, repeats=len(oof_gnn), oof_rows=order, oof_gnn=oof_gnn,
-               oof_linear=oof_lin, scores=linear.scores(x))
+               oof_linear=oof_lin, scores=scores)
