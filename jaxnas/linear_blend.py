@@ -411,8 +411,8 @@ def concordance_terms(scores: np.ndarray, labels: np.ndarray, block: int = 1024)
   return out / max(n - 1, 1)
 
 
-def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray,
-                  labels: np.ndarray) -> tuple[float, list[float]]:
+def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray, labels: np.ndarray,
+                  gnn_margin: float | None = None) -> tuple[float, list[float]]:
   """The blend weight from out-of-fold scores (the rule of the module docstring).
 
   Args:
@@ -422,6 +422,9 @@ def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray,
     oof_linear: out-of-fold linear scores, standardised the same way, shaped as
       ``oof_gnn``.
     labels: ``[n]`` their labels.
+    gnn_margin: out-of-fold tau credited to the GNN alone (None:
+      :data:`GNN_MARGIN`; other values are for replaying recorded choices,
+      :mod:`jaxnas.blend_replay`).
 
   Returns:
     ``(w, taus)``: the weight in ``[0, 1]`` (to 2 decimals; a smaller share moves
@@ -437,7 +440,7 @@ def choose_weight(oof_gnn: np.ndarray, oof_linear: np.ndarray,
                     for w in BLEND_WEIGHTS])  # [W, n]
   taus = terms.mean(axis=1)
   credited = taus.copy()
-  credited[0] += GNN_MARGIN
+  credited[0] += GNN_MARGIN if gnn_margin is None else gnn_margin
   best = int(np.argmax(credited))
   gap = credited[best] - credited  # [W] >= 0
   se = 2.0 * (terms[best] - terms).std(axis=1) / np.sqrt(terms.shape[1])

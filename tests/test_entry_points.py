@@ -86,6 +86,7 @@ def test_every_entry_point_runs_through_the_one_wrapper():
     ("train_ranker", ["--train_size", "--benchmark", "--loss", "--num_steps", "--workdir"]),
     ("score", ["--ranker", "--top_k", "--chunk_size"]),
     ("rwe", ["--num_candidates", "--ridges", "--image_size", "--channels"]),
+    ("replay_blend", ["--workdir", "--gnn_margins", "--output", "--data_dir"]),
 ])
 def test_help_lists_the_entry_points_own_flags_and_exits_0(run_entry, name, own_flags):
   res = run_entry(name, "--help")
@@ -96,7 +97,7 @@ def test_help_lists_the_entry_points_own_flags_and_exits_0(run_entry, name, own_
 
 
 @pytest.mark.parametrize("name", ["train_ranker", "train_candidates", "score", "sweep_train_size",
-                                  "rwe", "search", "nsga"])
+                                  "rwe", "search", "nsga", "replay_blend"])
 def test_flag_definitions_do_not_load_jax(name):
   """--help is fast: the entry point's module (its flags) imports no JAX."""
   code = f"import sys, experiments.{name}; print('jax' in sys.modules)"
@@ -419,3 +420,50 @@ def test_fuzz_search(run_entry, search_table, tmp_path_factory, tmp_path, drawn,
     assert (w / "trajectory.csv").exists()
 
   _check_outcome(run_entry("search", *argv), workdir, earlier, complete)
+
+
+def test_replay_blend_reads_a_sweep_and_never_writes_over_it(run_entry, trained, tmp_path):
+  """experiments.replay_blend: a finished sweep replayed; every bad input one line."""
+  table = write_table(tmp_path / "t.csv")
+  sweep = tmp_path / "sweep"
+  args = [a for a in ranker_args(table, sweep) if not a.startswith("--train_size")]
+  res = run_entry("sweep_train_size", *args, "--train_sizes=12,16", "--seeds=2", "--baselines=")
+  assert res.rc == 0, res.stderr[-3000:]
+  before = snapshot(sweep)
+  res = run_entry("replay_blend", f"--workdir={sweep}", "--gnn_margins=0.02,1000")
+  assert res.rc == 0, res.stderr[-3000:]
+  assert "| recorded |" in res.stdout and "| 1000 |" in res.stdout
+  out = json.loads((sweep / "blend_replay.json").read_text())
+  summary = json.loads((sweep / "summary.json").read_text())["jaxnas"]
+  for size in ("12", "16"):
+    # The default margin is what the sweep chose; a margin of 1000 leaves the GNN alone.
+    assert out["summary"]["0.02"][size]["kendalltau_all"] == pytest.approx(
+        summary[size]["kendalltau_all"]["mean"], abs=1e-4)
+    assert out["summary"]["1000"][size]["kendalltau_all"] == pytest.approx(
+        summary[size]["gnn_kendalltau_all"]["mean"], abs=1e-4)
+    assert out["summary"]["1000"][size]["blend_weight"] == 0.0
+  assert {k: v for k, v in snapshot(sweep).items() if k != "blend_replay.json"} == before
+  written = (sweep / "blend_replay.json").read_bytes()
+  assert_one_line_error(run_entry("replay_blend", f"--workdir={sweep}"), "exists")
+  assert (sweep / "blend_replay.json").read_bytes() == written
+  other = [f"--output={tmp_path / 'o.json'}"]
+  assert_one_line_error(run_entry("replay_blend", f"--workdir={sweep}", "--gnn_margins=abc",
+                                  *other), "--gnn_margins")
+  assert_one_line_error(run_entry("replay_blend", f"--workdir={sweep}", "--gnn_margins=nan",
+                                  *other), "finite")
+  assert_one_line_error(run_entry("replay_blend", f"--workdir={trained}", *other), "single run")
+  assert_one_line_error(run_entry("replay_blend", f"--workdir={tmp_path / 'none'}", *other),
+                        "no config.json")
+  assert_one_line_error(run_entry("replay_blend", *other), "--workdir")
+  # A damaged evidence file, and labels that changed since the sweep.
+  damaged = tmp_path / "damaged"
+  shutil.copytree(sweep, damaged)
+  (damaged / "blend_evidence.npz").write_bytes(b"PK\x03\x04 torn")
+  assert_one_line_error(run_entry("replay_blend", f"--workdir={damaged}", *other), "damaged")
+  lines = table.read_text().splitlines()
+  accs = [line.split(",")[2] for line in lines[1:]][::-1]
+  table.write_text("\n".join([lines[0]] + [
+      ",".join(line.split(",")[:2] + [a] + line.split(",")[3:]) for line, a in zip(lines[1:], accs)])
+      + "\n")
+  assert_one_line_error(run_entry("replay_blend", f"--workdir={sweep}", *other), "labels")
+  assert not (tmp_path / "o.json").exists()

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from jaxnas import blend_replay
 from jaxnas import errors
 from jaxnas import io_utils
 from jaxnas import linear_blend
@@ -160,6 +161,25 @@ def test_sweep_trains_all_runs_together(tiny, first_run, tmp_path):
       scores = (1 - w) * evidence[f"run{g}_gnn"] + w * evidence[f"run{g}_linear"]
       assert stats.kendalltau(scores, labels).statistic == pytest.approx(
           run["kendalltau_all"], abs=1e-4)
+  # Replaying the sweep at the default margin gives its own runs back; a margin no blend
+  # can overcome gives every run the GNN alone (its recorded gnn_kendalltau_all).
+  replayed = blend_replay.replay_sweep(str(tmp_path), [linear_blend.GNN_MARGIN, 1e3])
+  for r in replayed["runs"]:
+    run = next(x for x in out["runs"] if (x["train_size"], x["seed"]) == (r["train_size"], r["seed"]))
+    if r["gnn_margin"] == linear_blend.GNN_MARGIN:
+      assert r["blend_weight"] == run["blend_weight"]
+      assert r["kendalltau_all"] == pytest.approx(run["kendalltau_all"], abs=1e-4)
+    else:
+      assert r["blend_weight"] == 0.0
+      assert r["kendalltau_all"] == pytest.approx(run["gnn_kendalltau_all"], abs=1e-4)
+  assert replayed["recorded"]["40"]["kendalltau_all"] == pytest.approx(
+      summary["kendalltau_all"]["mean"])
+  evidence = blend_replay.read_evidence(str(tmp_path / protocol.BLEND_EVIDENCE))
+  recorded = [r for r in out["runs"] if r["method"] == "jaxnas"]
+  with pytest.raises(errors.BenchmarkDataError, match="labels"):
+    blend_replay.check_recorded(evidence, recorded, labels[::-1].copy())
+  with pytest.raises(errors.JaxnasError, match="two sweeps"):
+    blend_replay.check_recorded(evidence[::-1], recorded, labels)
 
 
 def test_nan_targets_are_reported_or_dropped(tiny, first_run, tmp_path):
