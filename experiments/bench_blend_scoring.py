@@ -52,11 +52,11 @@ def run(train_sizes, repeats: int) -> dict:
   res = {"num": int(len(enc)), "design_columns": None, "kernel": {}}
   res["gnn_s"] = _best(lambda: np.asarray(train.score_arrays(gd, params, tmpl, arrays)), repeats)
   x = linear_blend.design(space, enc, glob)
-  res["design_columns"] = int(x.shape[1])
+  res["design_columns"] = int(x.x.shape[1])
   rng = np.random.default_rng(0)
   for n in train_sizes:
     rows = rng.permutation(len(enc))[:n]
-    ranker = linear_blend.fit_kernel_ridge(x[rows], rng.normal(size=n))
+    ranker = linear_blend.fit_kernel_ridge(x.x[rows], rng.normal(size=n))
     f64 = _best(lambda: ranker.scores(x), repeats)
     f32 = _best(lambda: ranker.scores_f32(x), repeats)
     diff = float(np.abs(ranker.scores_f32(x) - ranker.scores(x)).max())

@@ -63,12 +63,14 @@ import numpy as np
 from jaxnas import config_checks
 from jaxnas import errors
 from jaxnas import reference_baseline
+from jaxnas import wl_features
 from jaxnas.spaces import base
 
-__all__ = ["BLEND_WEIGHTS", "Blend", "CHOICE_ARCHS", "FoldSplit", "GNN_MARGIN",
+__all__ = ["BLEND_WEIGHTS", "Blend", "CHOICE_ARCHS", "Design", "FoldSplit", "GNN_MARGIN",
            "KERNEL_MAX_ARCHS", "KernelRanker", "LENGTH_SCALES", "LINEAR_KERNEL_SCALE",
            "LinearRanker", "MAX_REPEATS", "blend", "check_folds", "choose_weight",
            "concordance_terms", "design", "fit", "fit_blend", "fit_kernel_ridge", "fit_scored",
+           "fit_second_ranker", "WL_LOO_GAIN",
            "fold_ids", "fold_repeats", "fold_splits", "kernel", "ranker_from_json",
            "second_ranker_kind"]
 
@@ -93,24 +95,47 @@ LENGTH_SCALES = (0.25, 0.5, 1.0, 2.0)
 # (0.5 s at 1,563 archs, 3 s at 3,000 on 2 CPU cores, 14 s at 5,000); at NB201's
 # 1,563 archs the GNN alone already takes the whole blend weight.
 KERNEL_MAX_ARCHS = 2000
+# How much lower (relatively) the leave-one-out error with WL label counts must be
+# for the second ranker to take them (:func:`fit_second_ranker`): tens of extra
+# columns lower it by chance at 20-80 archs (with no margin they were taken on
+# NAS-Bench-Graph pubmed and cost its blend up to 0.007; docs/predictor.md "Stop 26").
+WL_LOO_GAIN = 0.10
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+  """The second ranker's inputs for ``N`` architectures.
+
+  Attributes:
+    x: float64 ``[N, F]`` one-hot choices and standardised cost features.
+    wl: uint64 ``[N, V]`` one Weisfeiler-Lehman step's node labels
+      (:func:`jaxnas.wl_features.node_labels`): the extra columns a kernel ridge
+      may take (:func:`fit_second_ranker`).
+  """
+
+  x: np.ndarray
+  wl: np.ndarray
+
+  def __len__(self) -> int:
+    return int(self.x.shape[0])
+
+  def take(self, rows) -> "Design":
+    return Design(self.x[rows], self.wl[rows])
 
 
 def design(space: base.Space, encodings: np.ndarray,
-           pool_globals: np.ndarray | None) -> np.ndarray:
-  """The linear model's inputs: one-hot choices and standardised cost features.
+           pool_globals: np.ndarray | None) -> Design:
+  """The second ranker's inputs: one-hot choices, standardised cost features, WL labels.
 
   Args:
     space: the architectures' space.
     encodings: int ``[N, D]``.
     pool_globals: float ``[N, G]`` standardised cost features (the GNN's), or None.
-
-  Returns:
-    float64 ``[N, F]``.
   """
   x = base.one_hot(space, encodings).astype(np.float64)
   if pool_globals is not None and pool_globals.shape[1]:
     x = np.concatenate([x, np.asarray(pool_globals, np.float64)], axis=1)
-  return x
+  return Design(x, wl_features.node_labels(space, encodings))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,13 +155,13 @@ class LinearRanker:
   std: float
   kind: ClassVar[str] = "ridge"
 
-  def scores(self, x: np.ndarray) -> np.ndarray:
-    """Standardised scores ``[N]`` of design rows ``x`` ``[N, F]``."""
-    return (x @ self.weights + self.intercept - self.mean) / self.std
+  def scores(self, d: Design) -> np.ndarray:
+    """Standardised scores ``[N]`` of ``d`` (its one-hot and cost columns)."""
+    return (d.x @ self.weights + self.intercept - self.mean) / self.std
 
-  def scores_f32(self, x: np.ndarray) -> np.ndarray:
+  def scores_f32(self, d: Design) -> np.ndarray:
     """:meth:`scores` as float32 (the interface of :meth:`KernelRanker.scores_f32`)."""
-    return self.scores(x).astype(np.float32)
+    return self.scores(d).astype(np.float32)
 
   def to_json(self) -> dict:
     return {"kind": self.kind, "weights": self.weights.tolist(), "intercept": self.intercept,
@@ -179,12 +204,14 @@ class KernelRanker:
   """A fitted kernel ridge (:func:`kernel`) standardised over the pool it was fit beside.
 
   Attributes:
-    train_x: ``[n, F]`` design rows of the training archs.
+    train_x: ``[n, F']`` feature rows (:meth:`features`) of the training archs.
     alpha: ``[n]`` dual coefficients.
     intercept: added to ``kernel(x, train_x) @ alpha``.
     length_scale: the RBF part's length scale.
     mean: mean of the raw scores over the pool.
     std: their standard deviation.
+    wl_vocab: uint64 ``[K]`` the WL labels whose counts follow the design columns
+      (:func:`fit_second_ranker`), or None: the design columns alone.
   """
 
   train_x: np.ndarray
@@ -193,10 +220,18 @@ class KernelRanker:
   length_scale: float
   mean: float = 0.0
   std: float = 1.0
+  wl_vocab: np.ndarray | None = None
   kind: ClassVar[str] = "kernel_ridge"
 
+  def features(self, d: Design) -> np.ndarray:
+    """The kernel's input rows ``[N, F']`` of ``d``: its design columns, then the counts
+    of :attr:`wl_vocab`'s labels."""
+    if self.wl_vocab is None:
+      return d.x
+    return np.concatenate([d.x, wl_features.counts(d.wl, self.wl_vocab)], axis=1)
+
   def raw(self, x: np.ndarray, block: int = 4096) -> np.ndarray:
-    """Unstandardised scores ``[N]`` of design rows ``x`` ``[N, F]`` (blockwise: memory
+    """Unstandardised scores ``[N]`` of feature rows ``x`` ``[N, F']`` (blockwise: memory
     ``O(block * n)``)."""
     x = np.asarray(x, np.float64)
     out = np.empty(len(x))
@@ -204,11 +239,11 @@ class KernelRanker:
       out[a:a + block] = kernel(x[a:a + block], self.train_x, self.length_scale) @ self.alpha
     return out + self.intercept
 
-  def scores(self, x: np.ndarray) -> np.ndarray:
-    """Standardised scores ``[N]`` of design rows ``x`` ``[N, F]``."""
-    return (self.raw(x) - self.mean) / self.std
+  def scores(self, d: Design) -> np.ndarray:
+    """Standardised scores ``[N]`` of ``d``."""
+    return (self.raw(self.features(d)) - self.mean) / self.std
 
-  def scores_f32(self, x: np.ndarray, block: int = 4096) -> np.ndarray:
+  def scores_f32(self, d: Design, block: int = 4096) -> np.ndarray:
     """:meth:`scores` in float32 through one jitted program per ``block`` rows.
 
     What an exported ranker scores new candidates with: all 15,625 NB201 cells
@@ -217,7 +252,7 @@ class KernelRanker:
     (``python -m experiments.bench_blend_scoring``, 2-core CPU). Rows are padded to
     whole blocks, so any number of candidates compiles once.
     """
-    x = np.asarray(x, np.float32)
+    x = np.asarray(self.features(d), np.float32)
     n = len(x)
     padded = np.zeros((-(-n // block) * block, x.shape[1]), np.float32)
     padded[:n] = x
@@ -230,12 +265,16 @@ class KernelRanker:
   def to_json(self) -> dict:
     return {"kind": self.kind, "train_x": self.train_x.tolist(), "alpha": self.alpha.tolist(),
             "intercept": self.intercept, "length_scale": self.length_scale, "mean": self.mean,
-            "std": self.std}
+            "std": self.std,
+            # uint64 labels as decimal strings: JSON readers may hold numbers as doubles.
+            "wl_vocab": None if self.wl_vocab is None else [str(v) for v in self.wl_vocab]}
 
   @classmethod
   def from_json(cls, d: dict) -> "KernelRanker":
+    vocab = d.get("wl_vocab")  # absent in exports written before WL labels
     return cls(np.asarray(d["train_x"], np.float64), np.asarray(d["alpha"], np.float64),
-               float(d["intercept"]), float(d["length_scale"]), float(d["mean"]), float(d["std"]))
+               float(d["intercept"]), float(d["length_scale"]), float(d["mean"]), float(d["std"]),
+               None if vocab is None else np.asarray([int(v) for v in vocab], np.uint64))
 
 
 def ranker_from_json(d: dict) -> "KernelRanker | LinearRanker":
@@ -248,7 +287,7 @@ def ranker_from_json(d: dict) -> "KernelRanker | LinearRanker":
   raise ValueError(f"unknown second ranker kind {kind!r}")
 
 
-def fit_kernel_ridge(x: np.ndarray, y: np.ndarray) -> KernelRanker:
+def _fit_kernel_ridge_loo(x: np.ndarray, y: np.ndarray) -> tuple[float, KernelRanker]:
   """Kernel ridge of the centred targets; length scale and penalty by leave-one-out.
 
   The model is a Gaussian process mean: ``mean(y) + k(x, X) (K + a I)^-1 (y - mean(y))``
@@ -264,7 +303,8 @@ def fit_kernel_ridge(x: np.ndarray, y: np.ndarray) -> KernelRanker:
     y: float ``[n]`` train targets.
 
   Returns:
-    The ranker, unstandardised (``mean`` 0, ``std`` 1).
+    ``(loo, ranker)``: the chosen fit's leave-one-out mean squared error, and the
+    ranker, unstandardised (``mean`` 0, ``std`` 1).
   """
   x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
   my = y.mean()
@@ -285,35 +325,68 @@ def fit_kernel_ridge(x: np.ndarray, y: np.ndarray) -> KernelRanker:
       key = (loo, -a, -length_scale)  # all undefined: the smoothest fit
       if best is None or key < best[0]:
         best = (key, length_scale, vecs @ (vty / (ev + a)))
-  _, length_scale, alpha = best
-  return KernelRanker(x, alpha, float(my), float(length_scale))
+  (loo, _, _), length_scale, alpha = best
+  return float(loo), KernelRanker(x, alpha, float(my), float(length_scale))
 
 
-def fit(x: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> KernelRanker | LinearRanker:
-  """The second ranker on ``x[rows]`` against the normal scores of ``labels[rows]``;
-  standardised over all of ``x`` ``[N, F]``.
+def fit_kernel_ridge(x: np.ndarray, y: np.ndarray) -> KernelRanker:
+  """:func:`_fit_kernel_ridge_loo`'s ranker on feature rows ``x`` ``[n, F]``, targets ``[n]``."""
+  return _fit_kernel_ridge_loo(x, y)[1]
 
-  A kernel ridge (:func:`fit_kernel_ridge`) up to :data:`KERNEL_MAX_ARCHS` training
+
+def fit_second_ranker(d: Design, y: np.ndarray) -> KernelRanker:
+  """The kernel ridge on the training archs' design, with or without WL label counts.
+
+  Both are fit (:func:`fit_kernel_ridge`); the one with the counts of the WL labels
+  that occur among these archs (:mod:`jaxnas.wl_features`) is kept only if its
+  leave-one-out error is below ``(1 - WL_LOO_GAIN)`` times the other's. Why
+  leave-one-out decides: neighbour pairs carry the rule of some spaces (the width
+  chain's bottleneck term: +0.06 to +0.12 at 20-80 archs) and only add noise on
+  others (NAS-Bench-Graph, whose one-hot already names every connection), and the
+  training archs are all there is to tell them apart (docs/predictor.md, "Stop 26").
+
+  Args:
+    d: the training archs' :class:`Design` (``n`` rows).
+    y: ``[n]`` targets.
+  """
+  loo, plain = _fit_kernel_ridge_loo(d.x, y)
+  vocab = np.unique(d.wl[d.wl != 0])
+  if not len(vocab):
+    return plain
+  loo_wl, with_wl = _fit_kernel_ridge_loo(
+      np.concatenate([d.x, wl_features.counts(d.wl, vocab)], axis=1), y)
+  if loo_wl < (1.0 - WL_LOO_GAIN) * loo:
+    return dataclasses.replace(with_wl, wl_vocab=vocab)
+  return plain
+
+
+def fit(d: Design, rows: np.ndarray, labels: np.ndarray) -> KernelRanker | LinearRanker:
+  """The second ranker on ``d.take(rows)`` against the normal scores of ``labels[rows]``;
+  standardised over all of ``d``.
+
+  A kernel ridge (:func:`fit_second_ranker`) up to :data:`KERNEL_MAX_ARCHS` training
   archs, the plain ridge above (:func:`second_ranker_kind`).
   """
-  return fit_scored(x, rows, labels)[0]
+  return fit_scored(d, rows, labels)[0]
 
 
-def fit_scored(x: np.ndarray, rows: np.ndarray,
+def fit_scored(d: Design, rows: np.ndarray,
                labels: np.ndarray) -> tuple[KernelRanker | LinearRanker, np.ndarray]:
-  """:func:`fit` and the ranker's standardised scores ``[N]`` of ``x``, from the one pass
+  """:func:`fit` and the ranker's standardised scores ``[N]`` of ``d``, from the one pass
   over the pool that its standardisation needs."""
   rows = np.asarray(rows)
   y = reference_baseline.normal_scores(np.asarray(labels)[rows])
   if second_ranker_kind(len(rows)) == LinearRanker.kind:
-    w, b, _ = reference_baseline.fit_ridge(x[rows], y)
-    raw = x @ w + b
+    w, b, _ = reference_baseline.fit_ridge(d.x[rows], y)
+    raw = d.x @ w + b
     ranker = LinearRanker(w, float(b), float(raw.mean()), float(raw.std() + 1e-12))
   else:
-    ranker = fit_kernel_ridge(x[rows], y)
-    raw = ranker.raw(x)
+    ranker = fit_second_ranker(d.take(rows), y)
+    raw = ranker.raw(ranker.features(d))
     ranker = dataclasses.replace(ranker, mean=float(raw.mean()), std=float(raw.std() + 1e-12))
   return ranker, (raw - ranker.mean) / ranker.std
+
+
 
 
 def second_ranker_kind(n: int) -> str:
@@ -476,12 +549,12 @@ class Blend:
   scores: np.ndarray | None = None
 
 
-def fit_blend(x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
+def fit_blend(d: Design, labels: np.ndarray, rows: np.ndarray,
               folds: Sequence[tuple[FoldSplit, np.ndarray]]) -> Blend:
   """Fits the second ranker and chooses its weight from the fold members.
 
   Args:
-    x: ``[N, F]`` :func:`design` of the pool.
+    d: the pool's :func:`design` (``N`` archs).
     labels: ``[N]`` labels (only ``rows`` are read).
     rows: ``[n]`` the training archs.
     folds: per fold member ``(split, gnn_z [N])``: its :class:`FoldSplit` and its
@@ -497,10 +570,10 @@ def fit_blend(x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
       raise ValueError(f"repeat {r}'s folds do not cover the training archs once")
     at = np.argsort(held)  # every repeat's predictions in the same arch order
     oof_gnn.append(np.concatenate([z[split.holdout_rows] for split, z in members])[at])
-    oof_lin.append(np.concatenate([fit_scored(x, split.train_rows, labels)[1][split.holdout_rows]
+    oof_lin.append(np.concatenate([fit_scored(d, split.train_rows, labels)[1][split.holdout_rows]
                                    for split, _ in members])[at])
   oof_gnn, oof_lin = np.stack(oof_gnn), np.stack(oof_lin)
   weight, taus = choose_weight(oof_gnn, oof_lin, labels[order])
-  linear, scores = fit_scored(x, rows, labels)
+  linear, scores = fit_scored(d, rows, labels)
   return Blend(weight, linear, taus, repeats=len(oof_gnn), oof_rows=order, oof_gnn=oof_gnn,
                oof_linear=oof_lin, scores=scores)

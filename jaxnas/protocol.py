@@ -384,7 +384,7 @@ def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np
   gnn = evaluate(gnn_scores, loaded.labels, train_rows)
   if b is None:
     return {"blend_weight": 0.0, "blend_cv_taus": None, "blend_repeats": 0, "blend_ranker": None,
-            "blend_kendalltau_all_by_weight": None,
+            "blend_wl_labels": None, "blend_kendalltau_all_by_weight": None,
             "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
   # What every candidate weight would have given over all archs: shows whether the
   # out-of-fold choice (``blend_cv_taus``) picked well. Never used to choose.
@@ -393,6 +393,9 @@ def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np
                for w in linear_blend.BLEND_WEIGHTS]
   return {"blend_weight": round(b.weight, 4), "blend_cv_taus": [round(t, 4) for t in b.cv_taus],
           "blend_repeats": b.repeats, "blend_ranker": b.linear.kind,
+          # WL label columns the second ranker took (0: one-hot and cost columns only).
+          "blend_wl_labels": (0 if getattr(b.linear, "wl_vocab", None) is None
+                              else len(b.linear.wl_vocab)),
           "blend_kendalltau_all_by_weight": by_weight,
           "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
 

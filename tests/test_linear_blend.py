@@ -161,18 +161,19 @@ def test_fit_blend_reads_every_repeat():
   rows = np.arange(20)
   splits = linear_blend.fold_splits(rows, 4, seed=1)
   gnn_z = {s.seed: rng.normal(size=80) for s in splits}  # a GNN that knows nothing
-  blend = linear_blend.fit_blend(x, labels, rows, [(s, gnn_z[s.seed]) for s in splits])
+  d = linear_blend.Design(x, np.zeros((80, 1), np.uint64))  # no graph: no WL labels
+  blend = linear_blend.fit_blend(d, labels, rows, [(s, gnn_z[s.seed]) for s in splits])
   assert blend.repeats == 3
   # Independent reference: out-of-fold scores assembled arch by arch.
   gnn, lin = np.zeros((3, 20)), np.zeros((3, 20))
   for s in splits:
     gnn[s.repeat, s.holdout_rows] = gnn_z[s.seed][s.holdout_rows]
-    lin[s.repeat, s.holdout_rows] = linear_blend.fit(x, s.train_rows, labels).scores(
-        x[s.holdout_rows])
+    lin[s.repeat, s.holdout_rows] = linear_blend.fit(d, s.train_rows, labels).scores(
+        d.take(s.holdout_rows))
   assert (blend.weight, blend.cv_taus) == linear_blend.choose_weight(gnn, lin, labels[rows])
   assert blend.weight > 0.5  # the ridge fits this rule; the random GNN does not
   with pytest.raises(ValueError, match="cover"):
-    linear_blend.fit_blend(x, labels, rows, [(s, gnn_z[s.seed]) for s in splits[:-1]])
+    linear_blend.fit_blend(d, labels, rows, [(s, gnn_z[s.seed]) for s in splits[:-1]])
 
 
 def _kernel_ridge_oracle(x, y, xq):
@@ -222,9 +223,10 @@ def test_kernel_ridge_matches_the_documented_fit():
   # A round trip through the export's JSON scores the same; an export from before the
   # kernel (no "kind") is the ridge it was.
   again = linear_blend.ranker_from_json(json.loads(json.dumps(ranker.to_json())))
-  np.testing.assert_array_equal(again.scores(xq), ranker.scores(xq))
+  dq = linear_blend.Design(xq, np.zeros((7, 1), np.uint64))
+  np.testing.assert_array_equal(again.scores(dq), ranker.scores(dq))
   # The exported scorer's float32 program (blocks padded: 7 rows in blocks of 3).
-  np.testing.assert_allclose(ranker.scores_f32(xq, block=3), ranker.scores(xq), atol=1e-5)
+  np.testing.assert_allclose(ranker.scores_f32(dq, block=3), ranker.scores(dq), atol=1e-5)
   old = {"weights": [1.0] * 14, "intercept": 0.5, "mean": 0.0, "std": 2.0}
   assert isinstance(linear_blend.ranker_from_json(old), linear_blend.LinearRanker)
   with pytest.raises(ValueError, match="unknown"):
