@@ -71,7 +71,9 @@ def describe(space: base.Space, use_cost_features: bool = True) -> dict:
 
   Returns:
     ``{"node_ops": ..., "node_features": [...], "cost_features": [...],
-    "cost_note": str}``: names of the inputs, and why no cost is used if none is.
+    "cost_note": str, "second_ranker": str}``: names of the inputs, why no cost is
+    used if none is, and what the second ranker blended beside the GNN reads
+    (:mod:`jaxnas.linear_blend`).
   """
   names = cost_feature_names(space) if use_cost_features else []
   if names:
@@ -83,7 +85,10 @@ def describe(space: base.Space, use_cost_features: bool = True) -> dict:
     note = f"no cost known for {space.name}: the ranker gets no params/FLOPs"
   node = list(getattr(space, "node_feature_names", ()))
   return {"node_ops": f"categorical id among {len(space.node_vocab)}",
-          "node_features": node, "cost_features": names, "cost_note": note}
+          "node_features": node, "cost_features": names, "cost_note": note,
+          "second_ranker": ("kernel ridge on the one-hot choices and the cost features, plus "
+                            "one WL step's node-label counts where leave-one-out prefers them "
+                            "(per run: blend_wl_labels in the results)")}
 
 
 def standardize(features: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:

@@ -12,7 +12,10 @@ the same vmapped program as the ranker) and compares out-of-fold predictions.
   (:func:`jaxnas.reference_baseline.normal_scores`) on the one-hot choices plus the
   GNN's own standardised cost features (:func:`design`), with a linear + RBF kernel
   (:func:`kernel`), its length scale and penalty chosen by closed-form
-  leave-one-out error (:func:`fit_kernel_ridge`); the plain ridge
+  leave-one-out error (:func:`fit_kernel_ridge`), and the counts of one
+  Weisfeiler-Lehman step's node labels (an op and its predecessors' ops,
+  :mod:`jaxnas.wl_features`) added where that lowers the leave-one-out error by
+  :data:`WL_LOO_GAIN` (:func:`fit_second_ranker`); the plain ridge
   (:func:`jaxnas.reference_baseline.fit_ridge`) above :data:`KERNEL_MAX_ARCHS`
   training archs. Why a kernel: the ridge of earlier stops sees only additive
   effects of the choices; the RBF part lets archs that share most choices share
@@ -68,11 +71,10 @@ from jaxnas.spaces import base
 
 __all__ = ["BLEND_WEIGHTS", "Blend", "CHOICE_ARCHS", "Design", "FoldSplit", "GNN_MARGIN",
            "KERNEL_MAX_ARCHS", "KernelRanker", "LENGTH_SCALES", "LINEAR_KERNEL_SCALE",
-           "LinearRanker", "MAX_REPEATS", "blend", "check_folds", "choose_weight",
+           "LinearRanker", "MAX_REPEATS", "WL_LOO_GAIN", "blend", "check_folds", "choose_weight",
            "concordance_terms", "design", "fit", "fit_blend", "fit_kernel_ridge", "fit_scored",
-           "fit_second_ranker", "WL_LOO_GAIN",
-           "fold_ids", "fold_repeats", "fold_splits", "kernel", "ranker_from_json",
-           "second_ranker_kind"]
+           "fit_second_ranker", "fold_ids", "fold_repeats", "fold_splits", "kernel",
+           "ranker_from_json", "second_ranker_kind"]
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Out-of-fold Kendall tau credited to the GNN alone (see the module docstring).

@@ -206,7 +206,8 @@ def _kernel_ridge_oracle(x, y, xq):
       loo = np.mean(((yc - hat @ yc) / (1 - lev)) ** 2)
       if best is None or loo < best[0]:
         best = (loo, ls, np.linalg.solve(k + a * np.eye(n), yc))
-  _, ls, alpha = best
+  loo, ls, alpha = best
+  _kernel_ridge_oracle.loo = loo
   return ls, kern(xq, x, ls) @ alpha + y.mean()
 
 
@@ -313,6 +314,8 @@ def test_exported_ranker_scores_as_the_protocol_did(blended_run):
   want = {r["arch"]: float(r["score"]) for r in rows}
   ranker = ranker_export.load_ranker(str(workdir))
   assert ranker.blend_weight == res["blend_weight"] and ranker.linear is not None
+  vocab = ranker.linear.wl_vocab  # the export names the WL labels the run's results counted
+  assert res["blend_wl_labels"] == (0 if vocab is None else len(vocab))
   space = ranker.space
   top = streaming.stream_top_k(space, ranker.graphdef, ranker.params,
                                streaming.exhaustive_chunks(space, 64), chunk_size=64, top_k=10,
@@ -355,3 +358,60 @@ def test_ensemble_standardisation_gives_unit_scale_members_and_mean():
   assert ensemble.std() == pytest.approx(1.0, abs=1e-6)
   np.testing.assert_allclose(ensemble, stats.zscore(stats.zscore(raw, axis=1).mean(axis=0)),
                              atol=1e-5)
+
+
+def test_second_ranker_takes_neighbour_labels_when_leave_one_out_says_so():
+  """A rule of neighbouring choices (how many adjacent positions agree, wherever they
+  are): with the WL label counts the kernel ridge ranks it far better, and the
+  choice between the two fits is the documented leave-one-out comparison."""
+  space = spaces.get_space("chain:7:a,b,c")
+  enc = space.enumerate()
+  rng = np.random.default_rng(1)
+  y = (enc[:, 1:] == enc[:, :-1]).sum(1) + 0.05 * rng.normal(size=len(enc))
+  d = linear_blend.design(space, enc, None)
+  rows = rng.permutation(len(enc))[:60]
+  ranker, scores = linear_blend.fit_scored(d, rows, y)
+  assert ranker.wl_vocab is not None
+  # Independent reference: both fits by the solve-based oracle, WL columns counted here.
+  target = reference_baseline.normal_scores(y[rows])
+  pairs = sorted({(int(a), int(b)) for e in enc[rows] for a, b in zip(e[:-1], e[1:])})
+  _kernel_ridge_oracle(d.x[rows], target, d.x[:1])
+  loo_plain = _kernel_ridge_oracle.loo
+  # A chain's WL labels: the input, each first choice (after the input), every (choice,
+  # previous choice) pair, and the output after each last choice.
+  assert len(ranker.wl_vocab) == (1 + len(set(enc[rows, 0].tolist())) + len(pairs)
+                                  + len(set(enc[rows, -1].tolist())))
+  x_wl = ranker.features(d.take(rows))
+  _kernel_ridge_oracle(x_wl, target, x_wl[:1])
+  assert (_kernel_ridge_oracle.loo < (1 - linear_blend.WL_LOO_GAIN) * loo_plain)
+  plain = linear_blend.fit_kernel_ridge(d.x[rows], target)
+  plain_tau = stats.kendalltau(plain.raw(d.x), y).statistic
+  assert stats.kendalltau(scores, y).statistic > plain_tau + 0.1
+  # The labels are the graph's own, so a chunk scores as the pool did; a JSON round trip
+  # keeps 64-bit labels exactly.
+  again = linear_blend.ranker_from_json(json.loads(json.dumps(ranker.to_json())))
+  np.testing.assert_array_equal(again.wl_vocab, ranker.wl_vocab)
+  chunk = enc[::7]
+  np.testing.assert_allclose(again.scores_f32(linear_blend.design(space, chunk, None)),
+                             scores[::7], atol=1e-5)
+  # An additive rule: whichever fit is kept, it is the one leave-one-out prefers.
+  y_add = enc @ np.array([3.0, -2.0, 1.0, 0.5, -1.0, 2.0, 1.5]) + 0.1 * rng.normal(size=len(enc))
+  target = reference_baseline.normal_scores(y_add[rows])
+  ranker = linear_blend.fit_second_ranker(d.take(rows), target)
+  _kernel_ridge_oracle(d.x[rows], target, d.x[:1])
+  loo_plain = _kernel_ridge_oracle.loo
+  vocab = np.unique(d.wl[rows][d.wl[rows] != 0])
+  x_wl = np.concatenate([d.x[rows], _counts(d.wl[rows], vocab)], 1)
+  _kernel_ridge_oracle(x_wl, target, x_wl[:1])
+  assert (ranker.wl_vocab is not None) == (_kernel_ridge_oracle.loo
+                                           < (1 - linear_blend.WL_LOO_GAIN) * loo_plain)
+
+
+def _counts(labels, vocab):
+  """WL label counts written as a loop (the reference for wl_features.counts)."""
+  out = np.zeros((len(labels), len(vocab)))
+  for i, row in enumerate(labels):
+    for v in row:
+      if v != 0 and v in vocab:
+        out[i, list(vocab).index(v)] += 1
+  return out
