@@ -8,7 +8,11 @@ All 15,625 NB201 cells (enumerated from the space: no table needed) are scored b
 * a kernel ridge (:class:`jaxnas.linear_blend.KernelRanker`) fit on N of them
   (seeded random rows, standard-normal targets: its cost does not depend on the
   label values), through the float64 numpy path that the protocol uses and the
-  float32 jitted path that an exported ranker scores with,
+  float32 jitted path that an exported ranker scores with, and the float32 path of
+  the same fit with the counts of the training archs' WL labels appended (what a
+  ranker that took them scores: :func:`jaxnas.linear_blend.fit_second_ranker`),
+* and the second ranker's inputs themselves (:func:`jaxnas.linear_blend.design`:
+  one-hot choices, cost features, WL labels), which an export builds per chunk,
 
 side by side in one process; best of ``--repeats`` after a warm-up call each. Prints a
 markdown table and writes ``bench_blend_scoring.json`` under ``--workdir``.
@@ -16,6 +20,7 @@ markdown table and writes ``bench_blend_scoring.json`` under ``--workdir``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from absl import flags
@@ -38,7 +43,7 @@ def run(train_sizes, repeats: int) -> dict:
   """Times the three scorers; returns ``{"num", "gnn_s", "kernel": {n: {...}}}``."""
   import jax  # pylint: disable=import-outside-toplevel
   import numpy as np  # pylint: disable=import-outside-toplevel
-  from jaxnas import features, graphs, linear_blend, models, spaces, train  # pylint: disable=import-outside-toplevel
+  from jaxnas import features, graphs, linear_blend, models, spaces, train, wl_features  # pylint: disable=import-outside-toplevel
   space = spaces.get_space("nb201")
   enc = space.enumerate()
   raw = features.cost_features(space, enc)
@@ -53,6 +58,7 @@ def run(train_sizes, repeats: int) -> dict:
   res["gnn_s"] = _best(lambda: np.asarray(train.score_arrays(gd, params, tmpl, arrays)), repeats)
   x = linear_blend.design(space, enc, glob)
   res["design_columns"] = int(x.x.shape[1])
+  res["design_s"] = _best(lambda: linear_blend.design(space, enc, glob), repeats)
   rng = np.random.default_rng(0)
   for n in train_sizes:
     rows = rng.permutation(len(enc))[:n]
@@ -60,21 +66,30 @@ def run(train_sizes, repeats: int) -> dict:
     f64 = _best(lambda: ranker.scores(x), repeats)
     f32 = _best(lambda: ranker.scores_f32(x), repeats)
     diff = float(np.abs(ranker.scores_f32(x) - ranker.scores(x)).max())
-    res["kernel"][str(n)] = {"float64_s": f64, "float32_jit_s": f32, "max_abs_diff": diff}
+    vocab = np.unique(x.wl[rows][x.wl[rows] != 0])
+    x_wl = np.concatenate([x.x[rows], wl_features.counts(x.wl[rows], vocab)], axis=1)
+    with_wl = dataclasses.replace(linear_blend.fit_kernel_ridge(x_wl, rng.normal(size=n)),
+                                  wl_vocab=vocab)
+    wl_s = _best(lambda: with_wl.scores_f32(x), repeats)
+    res["kernel"][str(n)] = {"float64_s": f64, "float32_jit_s": f32, "max_abs_diff": diff,
+                             "wl_float32_jit_s": wl_s, "wl_labels": int(len(vocab))}
   return res
 
 
 def markdown(res: dict) -> str:
   lines = [f"Scoring all {res['num']:,} NB201 cells ({res['design_columns']} design columns); "
-           f"GNN (default model, one member): {res['gnn_s'] * 1e3:.1f} ms", "",
+           f"GNN (default model, one member): {res['gnn_s'] * 1e3:.1f} ms; the second ranker's "
+           f"inputs (one-hot, cost, WL labels): {res['design_s'] * 1e3:.1f} ms", "",
            "| kernel ridge training archs | float64 numpy (protocol) | float32 jitted (export) | "
-           "speed-up | max abs diff | share of the GNN's time (export) |",
-           "|---|---|---|---|---|---|"]
+           "speed-up | max abs diff | share of the GNN's time (export) | float32 + WL counts "
+           "(WL labels) |",
+           "|---|---|---|---|---|---|---|"]
   for n, r in sorted(res["kernel"].items(), key=lambda item: int(item[0])):
     lines.append(f"| {int(n):,} | {r['float64_s'] * 1e3:.1f} ms | "
                  f"{r['float32_jit_s'] * 1e3:.1f} ms | "
                  f"{r['float64_s'] / r['float32_jit_s']:.1f}x | {r['max_abs_diff']:.1e} | "
-                 f"{r['float32_jit_s'] / res['gnn_s']:.0%} |")
+                 f"{r['float32_jit_s'] / res['gnn_s']:.0%} | {r['wl_float32_jit_s'] * 1e3:.1f} ms "
+                 f"({r['wl_labels']}) |")
   return "\n".join(lines)
 
 
