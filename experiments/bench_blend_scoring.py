@@ -40,7 +40,8 @@ def _best(fn, repeats: int) -> float:
 
 
 def run(train_sizes, repeats: int) -> dict:
-  """Times the three scorers; returns ``{"num", "gnn_s", "kernel": {n: {...}}}``."""
+  """Times the scorers and the second ranker's inputs; returns ``{"num", "gnn_s",
+  "design_s", "design_columns", "kernel": {n: {...}}}``."""
   import jax  # pylint: disable=import-outside-toplevel
   import numpy as np  # pylint: disable=import-outside-toplevel
   from jaxnas import features, graphs, linear_blend, models, spaces, train, wl_features  # pylint: disable=import-outside-toplevel
@@ -66,8 +67,8 @@ def run(train_sizes, repeats: int) -> dict:
     f64 = _best(lambda: ranker.scores(x), repeats)
     f32 = _best(lambda: ranker.scores_f32(x), repeats)
     diff = float(np.abs(ranker.scores_f32(x) - ranker.scores(x)).max())
-    vocab = np.unique(x.wl[rows][x.wl[rows] != 0])
-    x_wl = np.concatenate([x.x[rows], wl_features.counts(x.wl[rows], vocab)], axis=1)
+    vocab = wl_features.vocabulary(x.wl[rows])
+    x_wl = linear_blend.with_wl_counts(x.take(rows), vocab)
     with_wl = dataclasses.replace(linear_blend.fit_kernel_ridge(x_wl, rng.normal(size=n)),
                                   wl_vocab=vocab)
     wl_s = _best(lambda: with_wl.scores_f32(x), repeats)

@@ -74,7 +74,7 @@ __all__ = ["BLEND_WEIGHTS", "Blend", "CHOICE_ARCHS", "Design", "FoldSplit", "GNN
            "LinearRanker", "MAX_REPEATS", "WL_LOO_GAIN", "blend", "check_folds", "choose_weight",
            "concordance_terms", "design", "fit", "fit_blend", "fit_kernel_ridge", "fit_scored",
            "fit_second_ranker", "fold_ids", "fold_repeats", "fold_splits", "kernel",
-           "ranker_from_json", "second_ranker_kind"]
+           "ranker_from_json", "second_ranker_kind", "with_wl_counts"]
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Out-of-fold Kendall tau credited to the GNN alone (see the module docstring).
@@ -123,6 +123,14 @@ class Design:
 
   def take(self, rows) -> "Design":
     return Design(self.x[rows], self.wl[rows])
+
+
+def with_wl_counts(d: Design, vocab: np.ndarray | None) -> np.ndarray:
+  """``d``'s design columns, then the counts of ``vocab``'s WL labels (none for None):
+  float64 ``[N, F + K]``."""
+  if vocab is None:
+    return d.x
+  return np.concatenate([d.x, wl_features.counts(d.wl, vocab)], axis=1)
 
 
 def design(space: base.Space, encodings: np.ndarray,
@@ -226,11 +234,8 @@ class KernelRanker:
   kind: ClassVar[str] = "kernel_ridge"
 
   def features(self, d: Design) -> np.ndarray:
-    """The kernel's input rows ``[N, F']`` of ``d``: its design columns, then the counts
-    of :attr:`wl_vocab`'s labels."""
-    if self.wl_vocab is None:
-      return d.x
-    return np.concatenate([d.x, wl_features.counts(d.wl, self.wl_vocab)], axis=1)
+    """The kernel's input rows ``[N, F']`` of ``d`` (:func:`with_wl_counts`)."""
+    return with_wl_counts(d, self.wl_vocab)
 
   def raw(self, x: np.ndarray, block: int = 4096) -> np.ndarray:
     """Unstandardised scores ``[N]`` of feature rows ``x`` ``[N, F']`` (blockwise: memory
@@ -352,11 +357,10 @@ def fit_second_ranker(d: Design, y: np.ndarray) -> KernelRanker:
     y: ``[n]`` targets.
   """
   loo, plain = _fit_kernel_ridge_loo(d.x, y)
-  vocab = np.unique(d.wl[d.wl != 0])
+  vocab = wl_features.vocabulary(d.wl)
   if not len(vocab):
     return plain
-  loo_wl, with_wl = _fit_kernel_ridge_loo(
-      np.concatenate([d.x, wl_features.counts(d.wl, vocab)], axis=1), y)
+  loo_wl, with_wl = _fit_kernel_ridge_loo(with_wl_counts(d, vocab), y)
   if loo_wl < (1.0 - WL_LOO_GAIN) * loo:
     return dataclasses.replace(with_wl, wl_vocab=vocab)
   return plain

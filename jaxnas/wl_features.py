@@ -22,7 +22,7 @@ import numpy as np
 from jaxnas import graphs
 from jaxnas.spaces import base
 
-__all__ = ["counts", "node_labels"]
+__all__ = ["counts", "node_labels", "vocabulary"]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -83,3 +83,9 @@ def counts(labels: np.ndarray, vocab: np.ndarray) -> np.ndarray:
   hit = vocab[idx] == labels
   flat = (np.arange(n)[:, None] * k + idx)[hit]  # one bincount instead of np.add.at: ~10x faster
   return np.bincount(flat, minlength=n * k).reshape(n, k).astype(np.float64)
+
+
+def vocabulary(labels: np.ndarray) -> np.ndarray:
+  """The sorted distinct labels ``[K]`` (uint64) of :func:`node_labels` rows, 0 excluded."""
+  labels = np.asarray(labels, np.uint64)
+  return np.unique(labels[labels != 0])

@@ -54,3 +54,4 @@ def test_counts_per_architecture():
   np.testing.assert_array_equal(wl_features.counts(labels, vocab),
                                 [[0, 2, 1], [0, 0, 0], [1, 0, 2]])
   assert wl_features.counts(labels, np.zeros(0, np.uint64)).shape == (3, 0)
+  np.testing.assert_array_equal(wl_features.vocabulary(labels), [2, 5, 7, 9])
