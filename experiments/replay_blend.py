@@ -52,6 +52,7 @@ def main(argv):
   from jaxnas import blend_replay
   from jaxnas import errors
   from jaxnas import io_utils
+  from jaxnas import protocol
   # pylint: enable=import-outside-toplevel
   margins = _margins()
   output = FLAGS.output or os.path.join(FLAGS.workdir, "blend_replay.json")
@@ -59,16 +60,11 @@ def main(argv):
     raise errors.ConfigError(f"{output} exists; pass another --output (earlier results are "
                              "never replaced)")
   result = blend_replay.replay_sweep(FLAGS.workdir, margins, data_dir=FLAGS.data_dir)
-  sizes = list(result["recorded"])
-  print(f"{result['benchmark']} ({result['target']}): kendalltau_all, mean over seeds "
-        "(mean blend weight)")
-  print("| GNN margin | " + " | ".join(sizes) + " |")
-  print("|---|" + "---|" * len(sizes))
-  rows = [("recorded", result["recorded"])] + list(result["summary"].items())
-  for name, by_size in rows:
-    print(f"| {name} | " + " | ".join(
-        f"{by_size[s]['kendalltau_all']:.4f} ({by_size[s]['blend_weight']:.2f})" for s in sizes)
-          + " |")
+  sizes = result["train_sizes"]
+  for key in blend_replay.SUMMARY_KEYS:
+    print(f"\n{key} ({result['benchmark']}, {result['target']}; rows: the sweep as recorded, "
+          "then each GNN margin; mean ± std over seeds)")
+    print(protocol.markdown_table(result["summary"], key, sizes))
   io_utils.atomic_write_json(output, result)
   print(f"wrote {output}")
 

@@ -28,12 +28,13 @@ from jaxnas import linear_blend
 from jaxnas import metrics
 from jaxnas import protocol
 
-__all__ = ["RunEvidence", "check_recorded", "read_evidence", "replay", "replay_sweep",
-           "summarize"]
+__all__ = ["RunEvidence", "check_recorded", "read_evidence", "replay", "replay_sweep"]
 
 # How far a re-blended recorded weight may move kendalltau_all: the evidence
 # keeps the pool scores in float32, which can reorder near-ties.
 RECORDED_TAU_TOLERANCE = 1e-4
+# What the replay summarises per margin and train size.
+SUMMARY_KEYS = ("kendalltau_all", "blend_weight")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,33 +134,17 @@ def replay(evidence: Sequence[RunEvidence], labels: np.ndarray,
 
   Returns:
     one dict per run and margin: ``train_size``, ``seed``, ``gnn_margin``,
-    ``blend_weight``, ``kendalltau_all``.
+    ``blend_weight``, ``kendalltau_all`` and ``method`` (the margin as ``f"{m:g}"``, the
+    row's name in :func:`jaxnas.protocol.summarize`).
   """
   out = []
   for margin in gnn_margins:
     for run in evidence:
       w = _weight(run, labels, float(margin))
       out.append({"train_size": run.train_size, "seed": run.seed, "gnn_margin": float(margin),
-                  "blend_weight": w, "kendalltau_all": _tau(run, labels, w)})
+                  "method": f"{margin:g}", "blend_weight": w,
+                  "kendalltau_all": _tau(run, labels, w)})
   return out
-
-
-def _by_size(rows: Sequence[dict]) -> dict:
-  groups: dict = {}
-  for r in rows:
-    groups.setdefault(str(r["train_size"]), []).append(r)
-  return {size: {"kendalltau_all": float(np.mean([r["kendalltau_all"] for r in rs])),
-                 "std": float(np.std([r["kendalltau_all"] for r in rs])),
-                 "blend_weight": float(np.mean([r.get("blend_weight", 0.0) for r in rs])),
-                 "num_seeds": len(rs)}
-          for size, rs in groups.items()}
-
-
-def summarize(rows: Sequence[dict]) -> dict:
-  """``{margin: {train size: {"kendalltau_all": mean, "std", "blend_weight": mean,
-  "num_seeds"}}}`` of :func:`replay` rows (margins as ``f"{m:g}"``)."""
-  margins = dict.fromkeys(r["gnn_margin"] for r in rows)
-  return {f"{m:g}": _by_size([r for r in rows if r["gnn_margin"] == m]) for m in margins}
 
 
 def replay_sweep(workdir: str, gnn_margins: Sequence[float], *,
@@ -172,8 +157,9 @@ def replay_sweep(workdir: str, gnn_margins: Sequence[float], *,
     data_dir: where the benchmark data is now (None: where the sweep read it).
 
   Returns:
-    ``{"benchmark", "target", "recorded": summary of the sweep's own jaxnas runs,
-    "runs": :func:`replay` rows, "summary": :func:`summarize` of them}``.
+    ``{"benchmark", "target", "train_sizes", "runs": :func:`replay` rows, "summary":
+    :func:`jaxnas.protocol.summarize` of the sweep's own runs (``"recorded"``) and of each
+    margin's (``f"{m:g}"``), keys ``kendalltau_all`` and ``blend_weight``}``.
   """
   for m in gnn_margins:
     if not np.isfinite(m):
@@ -202,6 +188,8 @@ def replay_sweep(workdir: str, gnn_margins: Sequence[float], *,
   labels = np.asarray(protocol.load_for_ranking(config).labels, np.float64)
   check_recorded(evidence, recorded, labels)
   rows = replay(evidence, labels, gnn_margins)
+  summary = protocol.summarize([{**r, "method": "recorded"} for r in recorded] + rows,
+                               SUMMARY_KEYS)
   return {"benchmark": config.benchmark, "target": record.get("target"),
-          "recorded": _by_size(recorded),
-          "runs": rows, "summary": summarize(rows)}
+          "train_sizes": sorted({r.train_size for r in evidence}), "runs": rows,
+          "summary": summary}

@@ -112,17 +112,15 @@ class Design:
     x: float64 ``[N, F]`` one-hot choices and standardised cost features.
     wl: uint64 ``[N, V]`` one Weisfeiler-Lehman step's node labels
       (:func:`jaxnas.wl_features.node_labels`): the extra columns a kernel ridge
-      may take (:func:`fit_second_ranker`).
+      may take (:func:`fit_second_ranker`); None where the ranker that reads this
+      design took none (an export's chunks, :func:`design`).
   """
 
   x: np.ndarray
-  wl: np.ndarray
-
-  def __len__(self) -> int:
-    return int(self.x.shape[0])
+  wl: np.ndarray | None
 
   def take(self, rows) -> "Design":
-    return Design(self.x[rows], self.wl[rows])
+    return Design(self.x[rows], None if self.wl is None else self.wl[rows])
 
 
 def with_wl_counts(d: Design, vocab: np.ndarray | None) -> np.ndarray:
@@ -130,22 +128,26 @@ def with_wl_counts(d: Design, vocab: np.ndarray | None) -> np.ndarray:
   float64 ``[N, F + K]``."""
   if vocab is None:
     return d.x
+  if d.wl is None:
+    raise ValueError("this design was built without WL labels (design(wl_labels=False))")
   return np.concatenate([d.x, wl_features.counts(d.wl, vocab)], axis=1)
 
 
-def design(space: base.Space, encodings: np.ndarray,
-           pool_globals: np.ndarray | None) -> Design:
+def design(space: base.Space, encodings: np.ndarray, pool_globals: np.ndarray | None, *,
+           wl_labels: bool = True) -> Design:
   """The second ranker's inputs: one-hot choices, standardised cost features, WL labels.
 
   Args:
     space: the architectures' space.
     encodings: int ``[N, D]``.
     pool_globals: float ``[N, G]`` standardised cost features (the GNN's), or None.
+    wl_labels: whether to compute the WL labels (they encode every architecture's
+      graph once more: an exported ranker whose second ranker took none skips them).
   """
   x = base.one_hot(space, encodings).astype(np.float64)
   if pool_globals is not None and pool_globals.shape[1]:
     x = np.concatenate([x, np.asarray(pool_globals, np.float64)], axis=1)
-  return Design(x, wl_features.node_labels(space, encodings))
+  return Design(x, wl_features.node_labels(space, encodings) if wl_labels else None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,6 +166,7 @@ class LinearRanker:
   mean: float
   std: float
   kind: ClassVar[str] = "ridge"
+  num_wl_labels: ClassVar[int] = 0  # reads the one-hot and cost columns only
 
   def scores(self, d: Design) -> np.ndarray:
     """Standardised scores ``[N]`` of ``d`` (its one-hot and cost columns)."""
@@ -232,6 +235,11 @@ class KernelRanker:
   std: float = 1.0
   wl_vocab: np.ndarray | None = None
   kind: ClassVar[str] = "kernel_ridge"
+
+  @property
+  def num_wl_labels(self) -> int:
+    """How many WL label-count columns follow the design columns (0: none)."""
+    return 0 if self.wl_vocab is None else len(self.wl_vocab)
 
   def features(self, d: Design) -> np.ndarray:
     """The kernel's input rows ``[N, F']`` of ``d`` (:func:`with_wl_counts`)."""

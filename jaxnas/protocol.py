@@ -393,9 +393,7 @@ def blend_results(out: dict, group: int, loaded: LoadedBenchmark, train_rows: np
                for w in linear_blend.BLEND_WEIGHTS]
   return {"blend_weight": round(b.weight, 4), "blend_cv_taus": [round(t, 4) for t in b.cv_taus],
           "blend_repeats": b.repeats, "blend_ranker": b.linear.kind,
-          # WL label columns the second ranker took (0: one-hot and cost columns only).
-          "blend_wl_labels": (0 if getattr(b.linear, "wl_vocab", None) is None
-                              else len(b.linear.wl_vocab)),
+          "blend_wl_labels": b.linear.num_wl_labels,
           "blend_kendalltau_all_by_weight": by_weight,
           "gnn_kendalltau": gnn["kendalltau"], "gnn_kendalltau_all": gnn["kendalltau_all"]}
 

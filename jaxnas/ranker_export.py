@@ -92,7 +92,8 @@ class LoadedRanker:
     """Standardised scores ``[n]`` of the blended second ranker (zeros without one)."""
     if self.linear is None:
       return np.zeros(encodings.shape[0], np.float32)
-    x = linear_blend.design(self.space, encodings, self.globals_fn(encodings))
+    x = linear_blend.design(self.space, encodings, self.globals_fn(encodings),
+                            wl_labels=self.linear.num_wl_labels > 0)
     return self.linear.scores_f32(x)
 
 

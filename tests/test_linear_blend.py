@@ -394,6 +394,12 @@ def test_second_ranker_takes_neighbour_labels_when_leave_one_out_says_so():
   chunk = enc[::7]
   np.testing.assert_allclose(again.scores_f32(linear_blend.design(space, chunk, None)),
                              scores[::7], atol=1e-5)
+  with pytest.raises(ValueError, match="without WL labels"):
+    again.scores(linear_blend.design(space, chunk, None, wl_labels=False))
+  # A ranker without them scores a design built without them (what an export's chunks get).
+  np.testing.assert_array_equal(plain.scores(linear_blend.design(space, chunk, None,
+                                                                 wl_labels=False)),
+                                plain.scores(d.take(np.arange(0, len(enc), 7))))
   # An additive rule: whichever fit is kept, it is the one leave-one-out prefers.
   y_add = enc @ np.array([3.0, -2.0, 1.0, 0.5, -1.0, 2.0, 1.5]) + 0.1 * rng.normal(size=len(enc))
   target = reference_baseline.normal_scores(y_add[rows])

@@ -172,7 +172,7 @@ def test_sweep_trains_all_runs_together(tiny, first_run, tmp_path):
     else:
       assert r["blend_weight"] == 0.0
       assert r["kendalltau_all"] == pytest.approx(run["gnn_kendalltau_all"], abs=1e-4)
-  assert replayed["recorded"]["40"]["kendalltau_all"] == pytest.approx(
+  assert replayed["summary"]["recorded"]["40"]["kendalltau_all"]["mean"] == pytest.approx(
       summary["kendalltau_all"]["mean"])
   evidence = blend_replay.read_evidence(str(tmp_path / protocol.BLEND_EVIDENCE))
   recorded = [r for r in out["runs"] if r["method"] == "jaxnas"]
